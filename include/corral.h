@@ -1,0 +1,142 @@
+/*
+ * libcorral — run untrusted code on Linux, isolated.
+ *
+ * The public API: a policy (built from setters or from its JSON form), a
+ * sandbox started from a policy and an argv, and a result. Everything else
+ * in the library is internal.
+ *
+ * Error convention: fallible functions return 0 on success and -1 on failure,
+ * filling the caller's corral_error (which may be NULL) with a kind, the errno
+ * involved (0 if none) and a one-line message that names the object concerned
+ * ("mount /proc: Permission denied"). Callers decide how to print and which exit
+ * code to use; corral_error_exit_code() gives the CLI convention.
+ */
+#ifndef CORRAL_H
+#define CORRAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum corral_error_kind {
+	CORRAL_OK = 0,
+	CORRAL_ERR_USAGE,            /* bad input from the caller */
+	CORRAL_ERR_SETUP,            /* the sandbox could not be built */
+	CORRAL_ERR_HOST,             /* the host lacks or blocks a needed feature */
+	CORRAL_ERR_EXEC_NOT_FOUND,   /* the command does not exist */
+	CORRAL_ERR_EXEC_DENIED,      /* the command exists but cannot be executed */
+	CORRAL_ERR_INTERNAL,         /* a bug or resource exhaustion in corral */
+};
+
+#define CORRAL_ERROR_MESSAGE_MAX 512
+
+typedef struct corral_error {
+	enum corral_error_kind kind;
+	int errnum;
+	char message[CORRAL_ERROR_MESSAGE_MAX];
+} corral_error;
+
+/* Exit codes of the corral CLI. */
+#define CORRAL_EXIT_FAILURE 125         /* corral itself failed */
+#define CORRAL_EXIT_NOT_EXECUTABLE 126  /* command found but not executable */
+#define CORRAL_EXIT_NOT_FOUND 127       /* command not found */
+
+int corral_error_exit_code(const corral_error *err);
+
+/* ---- policy ------------------------------------------------------------ */
+
+typedef struct corral_policy corral_policy;
+
+enum corral_mount_type {
+	CORRAL_MOUNT_BIND,     /* read-write bind of a host path */
+	CORRAL_MOUNT_RO_BIND,  /* read-only bind of a host path */
+	CORRAL_MOUNT_TMPFS,    /* a fresh, empty tmpfs */
+};
+
+/* The default policy: every isolation layer on, nothing of the host granted
+ * beyond the read-only system. */
+corral_policy *corral_policy_new(void);
+void corral_policy_free(corral_policy *policy);
+
+/* Apply a policy document (JSON, see docs/policy.md) on top of `policy`. */
+int corral_policy_merge_json(corral_policy *policy, const char *json_text, corral_error *err);
+int corral_policy_merge_file(corral_policy *policy, const char *path, corral_error *err);
+/* The policy's JSON form, malloc'd; NULL on allocation failure. */
+char *corral_policy_to_json(const corral_policy *policy);
+
+int corral_policy_add_mount(corral_policy *policy, enum corral_mount_type type,
+                            const char *source, const char *target, corral_error *err);
+int corral_policy_set_workspace(corral_policy *policy, const char *host_dir, corral_error *err);
+int corral_policy_set_cwd(corral_policy *policy, const char *dir, corral_error *err);
+/* "KEY=VALUE" */
+int corral_policy_set_env(corral_policy *policy, const char *assignment, corral_error *err);
+int corral_policy_pass_env(corral_policy *policy, const char *name, corral_error *err);
+int corral_policy_set_uid(corral_policy *policy, uid_t uid, corral_error *err);
+int corral_policy_set_hostname(corral_policy *policy, const char *hostname, corral_error *err);
+
+/* ---- sandboxes ----------------------------------------------------------- */
+
+typedef struct corral_sandbox corral_sandbox;
+
+typedef struct corral_io {
+	int stdin_fd;   /* -1: inherit the caller's */
+	int stdout_fd;
+	int stderr_fd;
+} corral_io;
+
+enum corral_status {
+	CORRAL_STATUS_EXITED,
+	CORRAL_STATUS_SIGNALED,
+	CORRAL_STATUS_SETUP_ERROR,
+};
+
+typedef struct corral_result {
+	enum corral_status status;
+	int exit_code;       /* when EXITED */
+	int signal;          /* when SIGNALED */
+	uint64_t wall_ns;
+} corral_result;
+
+/* Start `argv` under `policy`. The caller must not touch the sandbox's
+ * processes except through these functions. */
+int corral_sandbox_start(const corral_policy *policy, char *const argv[], const corral_io *io,
+                         corral_sandbox **out, corral_error *err);
+/* A pidfd for the sandbox's supervisor side: becomes readable when the
+ * sandbox has finished (then call corral_sandbox_wait). */
+int corral_sandbox_pollfd(const corral_sandbox *sandbox);
+/* Deliver `sig` to the sandboxed command (forwarded by corral's init). */
+int corral_sandbox_signal(corral_sandbox *sandbox, int sig, corral_error *err);
+/* Wait for the command to finish; every process of the sandbox is gone when
+ * this returns. */
+int corral_sandbox_wait(corral_sandbox *sandbox, corral_result *result, corral_error *err);
+/* Kills the sandbox if it still runs, and releases everything. */
+void corral_sandbox_free(corral_sandbox *sandbox);
+
+/* start + wait */
+int corral_run(const corral_policy *policy, char *const argv[], const corral_io *io,
+               corral_result *result, corral_error *err);
+
+/* The exit code the CLI reports for a finished sandbox: the command's own,
+ * or 128+N when killed by signal N. */
+int corral_result_exit_code(const corral_result *result);
+
+/* ---- host -------------------------------------------------------------- */
+
+/* Write a human-readable report of what this host supports and what corral
+ * will do about what is missing. Returns 0 if corral can run here. */
+int corral_host_check_print(int fd, bool json);
+
+const char *corral_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CORRAL_H */

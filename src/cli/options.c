@@ -1,0 +1,176 @@
+#include "cli/cli.h"
+
+#include "util/error.h"
+#include "util/strings.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_WORKSPACE = 1000,
+	OPT_BIND,
+	OPT_RO_BIND,
+	OPT_TMPFS,
+	OPT_CWD,
+	OPT_ENV,
+	OPT_PASS_ENV,
+	OPT_UID,
+	OPT_HOSTNAME,
+	OPT_PROFILE,
+	OPT_PRINT_POLICY,
+};
+
+static const struct option run_long_options[] = {
+	{"workspace", required_argument, NULL, OPT_WORKSPACE},
+	{"bind", required_argument, NULL, OPT_BIND},
+	{"ro-bind", required_argument, NULL, OPT_RO_BIND},
+	{"tmpfs", required_argument, NULL, OPT_TMPFS},
+	{"cwd", required_argument, NULL, OPT_CWD},
+	{"env", required_argument, NULL, OPT_ENV},
+	{"pass-env", required_argument, NULL, OPT_PASS_ENV},
+	{"uid", required_argument, NULL, OPT_UID},
+	{"hostname", required_argument, NULL, OPT_HOSTNAME},
+	{"profile", required_argument, NULL, OPT_PROFILE},
+	{"print-policy", no_argument, NULL, OPT_PRINT_POLICY},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+void cli_print_run_help(void)
+{
+	printf("Usage: corral run [OPTIONS] [--] CMD [ARGS...]\n"
+	       "\n"
+	       "Run CMD isolated: its own user, pid, mount, network (loopback only), ipc, uts\n"
+	       "and cgroup namespaces; a fresh read-only root showing only the system; no\n"
+	       "capabilities; seccomp and landlock. stdin/stdout/stderr are passed through.\n"
+	       "\n"
+	       "File system:\n"
+	       "  --workspace DIR       bind DIR read-write at /workspace and start there\n"
+	       "  --bind SRC[:DST]      bind host SRC read-write at DST (default: same path)\n"
+	       "  --ro-bind SRC[:DST]   bind host SRC read-only at DST\n"
+	       "  --tmpfs DST           mount an empty tmpfs at DST\n"
+	       "  --cwd DIR             working directory inside the sandbox\n"
+	       "\n"
+	       "Identity and environment:\n"
+	       "  --uid N               uid/gid inside the sandbox (default 1000; 0 is root\n"
+	       "                        inside the sandbox's user namespace only)\n"
+	       "  --hostname NAME       host name inside (default corral)\n"
+	       "  --env KEY=VALUE       set a variable (the environment is otherwise scrubbed)\n"
+	       "  --pass-env KEY        copy a variable from the caller's environment\n"
+	       "\n"
+	       "Policy:\n"
+	       "  --profile FILE        apply a policy file (JSON, see docs/policy.md); later\n"
+	       "                        options add to it\n"
+	       "  --print-policy        print the effective policy as JSON and exit\n"
+	       "\n"
+	       "  -v, --verbose         explain what corral does\n"
+	       "  -h, --help            show this help\n"
+	       "\n"
+	       "Exit status: the command's; 128+N if killed by signal N; 125 if corral failed;\n"
+	       "126 if CMD is not executable; 127 if CMD was not found.\n");
+}
+
+/* "SRC[:DST]" */
+static int add_bind(corral_policy *policy, enum corral_mount_type type, const char *arg,
+                    corral_error *err)
+{
+	const char *colon = strchr(arg, ':');
+	if (!colon)
+		return corral_policy_add_mount(policy, type, arg, NULL, err);
+	char *source = strndup(arg, (size_t)(colon - arg));
+	if (!source)
+		return error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+	int rc = corral_policy_add_mount(policy, type, source, colon + 1, err);
+	free(source);
+	return rc;
+}
+
+static int apply_option(struct run_options *opts, int opt, const char *arg, corral_error *err)
+{
+	corral_policy *p = opts->policy;
+	unsigned long long n;
+	switch (opt) {
+	case OPT_WORKSPACE:
+		return corral_policy_set_workspace(p, arg, err);
+	case OPT_BIND:
+		return add_bind(p, CORRAL_MOUNT_BIND, arg, err);
+	case OPT_RO_BIND:
+		return add_bind(p, CORRAL_MOUNT_RO_BIND, arg, err);
+	case OPT_TMPFS:
+		return corral_policy_add_mount(p, CORRAL_MOUNT_TMPFS, NULL, arg, err);
+	case OPT_CWD:
+		return corral_policy_set_cwd(p, arg, err);
+	case OPT_ENV:
+		return corral_policy_set_env(p, arg, err);
+	case OPT_PASS_ENV:
+		return corral_policy_pass_env(p, arg, err);
+	case OPT_UID:
+		if (parse_uint(arg, 65533, &n) < 0)
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "--uid %s: expected a number from 0 to 65533", arg);
+		return corral_policy_set_uid(p, (uid_t)n, err);
+	case OPT_HOSTNAME:
+		return corral_policy_set_hostname(p, arg, err);
+	case OPT_PROFILE:
+		return corral_policy_merge_file(p, arg, err);
+	case OPT_PRINT_POLICY:
+		opts->print_policy = true;
+		return 0;
+	case 'v':
+		opts->verbose = true;
+		return 0;
+	}
+	return error_set(err, CORRAL_ERR_INTERNAL, 0, "unhandled option %d", opt);
+}
+
+int run_options_parse(struct run_options *opts, int argc, char **argv, corral_error *err)
+{
+	memset(opts, 0, sizeof *opts);
+	opts->policy = corral_policy_new();
+	if (!opts->policy)
+		return error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+	opterr = 0;
+	optind = 1;
+	int opt;
+	/* '+': options end at the first non-option, which starts CMD. */
+	while ((opt = getopt_long(argc, argv, "+vh", run_long_options, NULL)) != -1) {
+		if (opt == 'h') {
+			cli_print_run_help();
+			return 1;
+		}
+		if (opt == '?') {
+			const char *bad = argv[optind - 1];
+			if (optopt && optopt < 1000 && optopt != '?')
+				return error_set(err, CORRAL_ERR_USAGE, 0, "run: unknown option '-%c'", optopt);
+			for (const struct option *o = run_long_options; optopt && o->name; o++)
+				if (o->val == optopt)
+					return error_set(err, CORRAL_ERR_USAGE, 0, "run: --%s needs a value",
+					                 o->name);
+			return error_set(err, CORRAL_ERR_USAGE, 0, "run: unknown option '%s'", bad);
+		}
+		if (apply_option(opts, opt, optarg, err) < 0)
+			return -1;
+	}
+	if (optind >= argc) {
+		if (opts->print_policy)
+			return 0;
+		return error_set(err, CORRAL_ERR_USAGE, 0,
+		                 "run: no command given (usage: corral run [OPTIONS] [--] CMD [ARGS...])");
+	}
+	opts->argv = argv + optind;
+	return 0;
+}
+
+void run_options_free(struct run_options *opts)
+{
+	corral_policy_free(opts->policy);
+	opts->policy = NULL;
+}
+
+void cli_print_error(const corral_error *err)
+{
+	fprintf(stderr, "corral: %s\n", err->message[0] ? err->message : "unknown error");
+}

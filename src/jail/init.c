@@ -1,0 +1,251 @@
+#include "jail/jail.h"
+
+#include "jail/privileges.h"
+#include "jail/rootfs.h"
+#include "landlock/landlock_fs.h"
+#include "policy/policy.h"
+#include "seccomp/seccomp_filter.h"
+#include "util/error.h"
+#include "util/fileutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Signals init passes on to the command. */
+static const int forwarded_signals[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+                                        SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+
+static void send_message(int fd, uint32_t type, int wait_status, const corral_error *err)
+{
+	struct jail_message msg = {.type = type, .wait_status = wait_status};
+	if (err)
+		msg.error = *err;
+	(void)write_all(fd, &msg, sizeof msg);
+}
+
+__attribute__((noreturn)) static void fail_setup(struct jail_context *ctx, corral_error *err)
+{
+	send_message(ctx->status_write_fd, JAIL_MSG_SETUP_ERROR, 0, err);
+	_exit(CORRAL_EXIT_FAILURE);
+}
+
+static void noop_handler(int sig)
+{
+	(void)sig;
+}
+
+static int loopback_up(corral_error *err)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return error_errno(err, "socket for loopback");
+	struct ifreq ifr = {0};
+	memcpy(ifr.ifr_name, "lo", 3);
+	int rc = 0;
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+		rc = error_errno(err, "get flags of lo");
+	} else {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+			rc = error_errno(err, "bring lo up");
+	}
+	close(fd);
+	return rc;
+}
+
+/* Close every descriptor above stdio except the two init still needs. */
+static void close_fds_except(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	if (lo > 3)
+		syscall(SYS_close_range, 3, lo - 1, 0);
+	if (hi > lo + 1)
+		syscall(SYS_close_range, lo + 1, hi - 1, 0);
+	syscall(SYS_close_range, hi + 1, ~0U, 0);
+}
+
+static int setup_io(struct jail_context *ctx, corral_error *err)
+{
+	for (int i = 0; i < 3; i++) {
+		if (ctx->io_fds[i] < 0 || ctx->io_fds[i] == i)
+			continue;
+		if (dup2(ctx->io_fds[i], i) < 0)
+			return error_errno(err, "dup2 stdio %d", i);
+	}
+	return 0;
+}
+
+__attribute__((noreturn)) static void command_main(struct jail_context *ctx)
+{
+	corral_error err = {0};
+	int status_fd = ctx->status_write_fd;
+
+	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+		signal(forwarded_signals[i], SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	sigset_t empty;
+	sigemptyset(&empty);
+	sigprocmask(SIG_SETMASK, &empty, NULL);
+
+	/* A new session: the command has no controlling terminal, so it can
+	 * never push keystrokes into the caller's. */
+	if (setsid() < 0) {
+		error_errno(&err, "setsid");
+		goto fail;
+	}
+	if (privileges_drop_to(ctx->ids.inside_uid, ctx->ids.inside_gid, ctx->ids.root_mode, &err) < 0)
+		goto fail;
+	if (chdir(ctx->cwd) < 0) {
+		error_set(&err, CORRAL_ERR_SETUP, errno, "working directory %s", ctx->cwd);
+		goto fail;
+	}
+	int abi = 0;
+	if (landlock_restrict(ctx->plan.grants, ctx->plan.n_grants, &abi, &err) < 0)
+		goto fail;
+	if (seccomp_program_install(ctx->seccomp, &err) < 0)
+		goto fail;
+
+	/* Whatever the caller leaked to us stops at the sandbox's door. */
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		error_errno(&err, "close_range");
+		goto fail;
+	}
+	environ = ctx->env.vars;
+	execvp(ctx->argv[0], ctx->argv);
+
+	int e = errno;
+	if (e == ENOENT && !strchr(ctx->argv[0], '/'))
+		error_set(&err, CORRAL_ERR_EXEC_NOT_FOUND, 0, "%s: command not found", ctx->argv[0]);
+	else
+		error_set(&err, e == ENOENT ? CORRAL_ERR_EXEC_NOT_FOUND : CORRAL_ERR_EXEC_DENIED, e,
+		          "%s", ctx->argv[0]);
+	send_message(status_fd, JAIL_MSG_EXEC_ERROR, 0, &err);
+	_exit(e == ENOENT ? CORRAL_EXIT_NOT_FOUND : CORRAL_EXIT_NOT_EXECUTABLE);
+fail:
+	send_message(status_fd, JAIL_MSG_SETUP_ERROR, 0, &err);
+	_exit(CORRAL_EXIT_FAILURE);
+}
+
+/* PID 1's loop: forward signals, reap everything, finish with the command. */
+__attribute__((noreturn)) static void supervise(struct jail_context *ctx, pid_t command,
+                                                int sigfd)
+{
+	for (;;) {
+		struct signalfd_siginfo si;
+		ssize_t n = read(sigfd, &si, sizeof si);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof si) {
+			/* Cannot happen short of a kernel bug; do not leave
+			 * the sandbox behind. */
+			kill(-1, SIGKILL);
+			_exit(CORRAL_EXIT_FAILURE);
+		}
+		if (si.ssi_signo != SIGCHLD) {
+			kill(command, (int)si.ssi_signo);
+			continue;
+		}
+		int status;
+		pid_t pid;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (pid != command)
+				continue;
+			/* Nothing outlives the command: daemons, stragglers and
+			 * processes that ignore signals all go now. */
+			kill(-1, SIGKILL);
+			send_message(ctx->status_write_fd, JAIL_MSG_EXITED, status, NULL);
+			_exit(0);
+		}
+	}
+}
+
+void jail_init_main(struct jail_context *ctx)
+{
+	corral_error err = {0};
+
+	/* If the supervisor dies, so does the whole sandbox (init's death
+	 * tears down the pid namespace). Checked against the sync pipe, so a
+	 * supervisor that died before this line is noticed too. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		error_errno(&err, "set parent-death signal");
+		fail_setup(ctx, &err);
+	}
+	char go;
+	if (read_full(ctx->sync_read_fd, &go, 1) != 1)
+		_exit(CORRAL_EXIT_FAILURE);
+	close(ctx->sync_read_fd);
+
+	if (privileges_set_ids(ctx->ids.setup_uid, ctx->ids.setup_gid, ctx->ids.root_mode, &err) < 0)
+		fail_setup(ctx, &err);
+	/* No nested user namespaces, whatever seccomp allows. */
+	(void)write_file("/proc/sys/user/max_user_namespaces", "0", 0);
+
+	if (!ctx->ids.root_mode && mount_plan_open_trees(&ctx->plan, &err) < 0)
+		fail_setup(ctx, &err);
+	if (rootfs_build(&ctx->plan, &err) < 0)
+		fail_setup(ctx, &err);
+	const char *hostname = ctx->policy->hostname;
+	if (sethostname(hostname, strlen(hostname)) < 0) {
+		error_errno(&err, "sethostname %s", hostname);
+		fail_setup(ctx, &err);
+	}
+	if (loopback_up(&err) < 0)
+		fail_setup(ctx, &err);
+	if (setup_io(ctx, &err) < 0)
+		fail_setup(ctx, &err);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	struct sigaction sa = {.sa_handler = noop_handler};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++) {
+		sigaddset(&mask, forwarded_signals[i]);
+		/* PID 1 only receives signals it handles. */
+		sigaction(forwarded_signals[i], &sa, NULL);
+	}
+	sigaddset(&mask, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+		error_errno(&err, "block signals");
+		fail_setup(ctx, &err);
+	}
+	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		error_errno(&err, "signalfd");
+		fail_setup(ctx, &err);
+	}
+
+	pid_t command = fork();
+	if (command < 0) {
+		error_errno(&err, "fork the command");
+		fail_setup(ctx, &err);
+	}
+	if (command == 0) {
+		close(sigfd);
+		command_main(ctx);
+	}
+
+	/* init keeps only what it needs: CAP_KILL, the status pipe, the
+	 * signalfd. The caller's stdio is the command's alone. */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3 && devnull >= 0; fd++)
+		dup2(devnull, fd);
+	if (devnull > 2)
+		close(devnull);
+	close_fds_except(ctx->status_write_fd, sigfd);
+	if (privileges_reduce_to_kill(&err) < 0) {
+		kill(command, SIGKILL);
+		fail_setup(ctx, &err);
+	}
+	supervise(ctx, command, sigfd);
+}

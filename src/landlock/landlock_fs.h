@@ -1,0 +1,35 @@
+/*
+ * Landlock as a second wall behind the mount table: the sandboxed command may
+ * read and execute what the sandbox's root shows, and write only below the
+ * paths granted writable. Uses the best ABI the kernel offers and degrades to
+ * nothing (reported, not fatal) on kernels without Landlock.
+ */
+#ifndef CORRAL_LANDLOCK_FS_H
+#define CORRAL_LANDLOCK_FS_H
+
+#include "corral.h"
+
+#include <stddef.h>
+
+enum landlock_grant_access {
+	LANDLOCK_GRANT_READ = 1,   /* read files, list dirs, execute */
+	LANDLOCK_GRANT_WRITE = 2,  /* create, write, remove, rename, truncate below */
+	LANDLOCK_GRANT_DEVICE = 4, /* open device files for writing (and ioctl them) */
+};
+
+struct landlock_grant {
+	const char *path;   /* absolute, in the sandbox's final view */
+	unsigned access;    /* LANDLOCK_GRANT_* bits */
+};
+
+/* The Landlock ABI version the running kernel offers, 0 if none. */
+int landlock_abi_version(void);
+
+/* Restrict the calling thread (and its future children) to `grants`.
+ * Paths that do not exist are skipped. Sets *abi_used to the ABI applied
+ * (0 when the kernel has no Landlock: then nothing is done and 0 returned).
+ * Needs no_new_privs already set. Allocation-free. */
+int landlock_restrict(const struct landlock_grant *grants, size_t n_grants, int *abi_used,
+                      corral_error *err);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * The sandbox's seccomp policy (see docs/seccomp.md).
+ *
+ * The filter is compiled with libseccomp once, in the supervisor, into a BPF
+ * program held in memory; the sandbox's setup child then installs that
+ * program with one seccomp(2) call and no allocation, right before execve.
+ */
+#ifndef CORRAL_SECCOMP_FILTER_H
+#define CORRAL_SECCOMP_FILTER_H
+
+#include "corral.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct seccomp_program;
+
+struct seccomp_options {
+	/* Reserved for later policies (e.g. allowing nested user namespaces). */
+	bool allow_nested_userns;
+};
+
+/* Compile the default policy. */
+int seccomp_program_build(const struct seccomp_options *options, struct seccomp_program **out,
+                          corral_error *err);
+/* Install in the calling thread; needs no_new_privs already set.
+ * Allocation-free: safe in a cloned child. */
+int seccomp_program_install(const struct seccomp_program *program, corral_error *err);
+void seccomp_program_free(struct seccomp_program *program);
+
+/* Number of BPF instructions (for tests and -v output). */
+size_t seccomp_program_length(const struct seccomp_program *program);
+
+#endif
