@@ -176,7 +176,7 @@ char *corral_policy_to_json(const corral_policy *p)
 		goto cleanup;
 	for (size_t i = 0; i < p->n_mounts; i++) {
 		const struct policy_mount *m = &p->mounts[i];
-		json_t *o = json_pack("{s:s, s:s?, s:s}", "type", policy_mount_type_name(m->type), "source",
+		json_t *o = json_pack("{s:s, s:s*, s:s}", "type", policy_mount_type_name(m->type), "source",
 		                      m->source, "target", m->target);
 		if (!o || json_array_append_new(mounts, o) < 0)
 			goto cleanup;

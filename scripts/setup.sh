@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what corral needs on Debian 12 (only what is missing) and build it
+# into ./build. Idempotent; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  gcc meson ninja-build pkg-config libseccomp-dev libjansson-dev
+  # tests and the workloads they run inside the sandbox
+  python3 python3-pytest python3-numpy python3-pandas python3-matplotlib
+  nodejs make git sqlite3 util-linux iproute2 procps
+  # benchmarks
+  bubblewrap hyperfine
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]} (run this script as root to install them)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -f build/build.ninja ]]; then
+  meson setup build >/dev/null
+fi
+ninja -C build >/dev/null
+echo "setup: built $(pwd)/build/corral" >&2
