@@ -87,21 +87,57 @@ typedef struct corral_sandbox corral_sandbox;
 
 typedef struct corral_io {
 	int stdin_fd;   /* -1: inherit the caller's */
-	int stdout_fd;
+	int stdout_fd;  /* where the command's output goes; -1: the caller's */
 	int stderr_fd;
+	/* Optional signalfd (-1: none) whose signals corral_sandbox_wait
+	 * forwards to the command while it waits. */
+	int signal_fd;
 } corral_io;
 
+#define CORRAL_IO_INHERIT ((corral_io){-1, -1, -1, -1})
+
 enum corral_status {
-	CORRAL_STATUS_EXITED,
-	CORRAL_STATUS_SIGNALED,
-	CORRAL_STATUS_SETUP_ERROR,
+	CORRAL_STATUS_EXITED,        /* the command exited on its own */
+	CORRAL_STATUS_SIGNALED,      /* the command died of a signal not sent by a limit */
+	CORRAL_STATUS_TIMEOUT,       /* wall-clock limit */
+	CORRAL_STATUS_OOM,           /* memory limit: the kernel's OOM killer struck */
+	CORRAL_STATUS_CPU_TIME,      /* CPU-time limit */
+	CORRAL_STATUS_OUTPUT_LIMIT,  /* output limit */
+	CORRAL_STATUS_SETUP_ERROR,   /* the sandbox could not be built or the command not started */
 };
+
+const char *corral_status_name(enum corral_status status);
+
+/* How each limit was enforced: "cgroup2", "cgroup1", "rlimit", "tmpfs",
+ * "supervisor", or "none". */
+typedef struct corral_enforcement {
+	const char *memory;
+	const char *pids;
+	const char *cpus;
+	const char *timeout;
+	const char *cpu_time;
+	const char *output;
+	const char *disk;
+	const char *open_files;
+	const char *file_size;
+	const char *weaker;  /* why some limits are weaker than asked, or NULL */
+} corral_enforcement;
+
+#define CORRAL_USAGE_UNKNOWN UINT64_MAX
 
 typedef struct corral_result {
 	enum corral_status status;
-	int exit_code;       /* when EXITED */
-	int signal;          /* when SIGNALED */
+	int exit_code;       /* the command's exit code (EXITED) */
+	int signal;          /* the signal that killed the command, or 0 */
 	uint64_t wall_ns;
+	uint64_t cpu_ns;     /* CPU time of all the sandbox's processes */
+	uint64_t cpu_user_ns;
+	uint64_t cpu_sys_ns;
+	uint64_t memory_peak_bytes;  /* CORRAL_USAGE_UNKNOWN if not measurable */
+	uint64_t pids_peak;          /* CORRAL_USAGE_UNKNOWN if not measurable */
+	uint64_t stdout_bytes;       /* bytes delivered to the caller */
+	uint64_t stderr_bytes;
+	corral_enforcement enforcement;
 } corral_result;
 
 /* Start `argv` under `policy`. The caller must not touch the sandbox's
@@ -124,8 +160,13 @@ int corral_run(const corral_policy *policy, char *const argv[], const corral_io 
                corral_result *result, corral_error *err);
 
 /* The exit code the CLI reports for a finished sandbox: the command's own,
- * or 128+N when killed by signal N. */
+ * 128+N when killed by signal N, 124 on timeout, 137 on another limit. */
 int corral_result_exit_code(const corral_result *result);
+
+/* The run report (docs/report.md): one JSON object, malloc'd. `err` is the
+ * failure when the run did not start (status setup_error), else NULL. */
+char *corral_result_to_json(const corral_result *result, const corral_policy *policy,
+                            const corral_error *err);
 
 /* ---- host -------------------------------------------------------------- */
 

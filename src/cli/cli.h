@@ -11,7 +11,8 @@ struct run_options {
 	corral_policy *policy;
 	char **argv;          /* the command, NULL-terminated, points into main's argv */
 	bool verbose;
-	bool print_policy;    /* --print-policy: show the effective policy JSON and exit */
+	bool print_policy;
+	const char *report_path;  /* --report: FILE, "-" or "fd:N" */    /* --print-policy: show the effective policy JSON and exit */
 };
 
 /* Parse `corral run` options; on error fills err (kind USAGE) and returns -1.

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include "policy/policy.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -20,6 +21,8 @@ enum {
 	OPT_HOSTNAME,
 	OPT_PROFILE,
 	OPT_PRINT_POLICY,
+	OPT_REPORT,
+	OPT_LIMIT_BASE = 2000, /* + enum policy_limit_id */
 };
 
 static const struct option run_long_options[] = {
@@ -34,6 +37,16 @@ static const struct option run_long_options[] = {
 	{"hostname", required_argument, NULL, OPT_HOSTNAME},
 	{"profile", required_argument, NULL, OPT_PROFILE},
 	{"print-policy", no_argument, NULL, OPT_PRINT_POLICY},
+	{"report", required_argument, NULL, OPT_REPORT},
+	{"memory", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_MEMORY},
+	{"pids", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_PIDS},
+	{"cpus", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPUS},
+	{"timeout", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_TIMEOUT},
+	{"cpu-time", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPU_TIME},
+	{"output-limit", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_OUTPUT},
+	{"disk", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_DISK},
+	{"open-files", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_OPEN_FILES},
+	{"file-size", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_FILE_SIZE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -61,6 +74,20 @@ void cli_print_run_help(void)
 	       "  --env KEY=VALUE       set a variable (the environment is otherwise scrubbed)\n"
 	       "  --pass-env KEY        copy a variable from the caller's environment\n"
 	       "\n"
+	       "Limits (SIZE: 512K, 64M, 1.5G or bytes; DURATION: 250ms, 10s, 5m; any: unlimited):\n"
+	       "  --memory SIZE         RAM of the whole sandbox, swap off (default 1G)\n"
+	       "  --pids N              processes and threads together (default 256)\n"
+	       "  --cpus N.N            CPU bandwidth (default unlimited)\n"
+	       "  --timeout DURATION    wall clock; exit 124 when hit (default 5m)\n"
+	       "  --cpu-time DURATION   CPU time of all processes together (default unlimited)\n"
+	       "  --output-limit SIZE   stdout+stderr delivered; the sandbox stops past it\n"
+	       "                        (default 64M; unlimited passes the terminal through)\n"
+	       "  --disk SIZE           size of each writable tmpfs: /tmp, HOME, /dev/shm (default 1G)\n"
+	       "  --open-files N        open files per process (default 1024)\n"
+	       "  --file-size SIZE      largest file a process may write (default unlimited)\n"
+	       "  --report FILE         write the JSON run report to FILE ('-' for stderr,\n"
+	       "                        'fd:N' for an inherited descriptor)\n"
+	       "\n"
 	       "Policy:\n"
 	       "  --profile FILE        apply a policy file (JSON, see docs/policy.md); later\n"
 	       "                        options add to it\n"
@@ -69,8 +96,9 @@ void cli_print_run_help(void)
 	       "  -v, --verbose         explain what corral does\n"
 	       "  -h, --help            show this help\n"
 	       "\n"
-	       "Exit status: the command's; 128+N if killed by signal N; 125 if corral failed;\n"
-	       "126 if CMD is not executable; 127 if CMD was not found.\n");
+	       "Exit status: the command's; 128+N if killed by signal N; 124 on --timeout;\n"
+	       "137 when another limit stopped the sandbox; 125 if corral failed; 126 if CMD\n"
+	       "is not executable; 127 if CMD was not found.\n");
 }
 
 /* "SRC[:DST]" */
@@ -116,6 +144,9 @@ static int apply_option(struct run_options *opts, int opt, const char *arg, corr
 		return corral_policy_set_hostname(p, arg, err);
 	case OPT_PROFILE:
 		return corral_policy_merge_file(p, arg, err);
+	case OPT_REPORT:
+		opts->report_path = arg;
+		return 0;
 	case OPT_PRINT_POLICY:
 		opts->print_policy = true;
 		return 0;
@@ -123,6 +154,8 @@ static int apply_option(struct run_options *opts, int opt, const char *arg, corr
 		opts->verbose = true;
 		return 0;
 	}
+	if (opt >= OPT_LIMIT_BASE && opt < OPT_LIMIT_BASE + POLICY_LIMIT_COUNT)
+		return policy_set_limit(p, (enum policy_limit_id)(opt - OPT_LIMIT_BASE), arg, err);
 	return error_set(err, CORRAL_ERR_INTERNAL, 0, "unhandled option %d", opt);
 }
 
@@ -143,7 +176,7 @@ int run_options_parse(struct run_options *opts, int argc, char **argv, corral_er
 		}
 		if (opt == '?') {
 			const char *bad = argv[optind - 1];
-			if (optopt && optopt < 1000 && optopt != '?')
+			if (optopt && optopt < OPT_WORKSPACE && optopt != '?')
 				return error_set(err, CORRAL_ERR_USAGE, 0, "run: unknown option '-%c'", optopt);
 			for (const struct option *o = run_long_options; optopt && o->name; o++)
 				if (o->val == optopt)

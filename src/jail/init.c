@@ -110,6 +110,8 @@ __attribute__((noreturn)) static void command_main(struct jail_context *ctx)
 		error_set(&err, CORRAL_ERR_SETUP, errno, "working directory %s", ctx->cwd);
 		goto fail;
 	}
+	if (rlimit_plan_apply(&ctx->rlimits, &err) < 0)
+		goto fail;
 	int abi = 0;
 	if (landlock_restrict(ctx->plan.grants, ctx->plan.n_grants, &abi, &err) < 0)
 		goto fail;

@@ -20,8 +20,11 @@
 #include "jail/environment.h"
 #include "jail/idmap.h"
 #include "jail/mount_plan.h"
+#include "jail/rlimits.h"
 
 #include <stdint.h>
+#include <sys/resource.h>
+#include <time.h>
 
 struct seccomp_program;
 
@@ -33,6 +36,7 @@ struct jail_context {
 	struct seccomp_program *seccomp;
 	char *const *argv;
 	const char *cwd;
+	struct rlimit_plan rlimits;
 	int io_fds[3];     /* -1: inherit */
 	int sync_read_fd;  /* init waits here for its id maps */
 	int status_write_fd;
@@ -49,6 +53,38 @@ struct jail_message {
 	int32_t wait_status;
 	corral_error error;
 };
+
+/* The supervisor's private state for a running sandbox (sandbox.c and
+ * monitor.c). */
+struct cgroup_sandbox;
+
+enum { SANDBOX_STDOUT = 0, SANDBOX_STDERR = 1 };
+
+struct corral_sandbox {
+	pid_t init_pid;
+	int pidfd;
+	int status_read_fd;
+	int signal_fd;                /* the caller's signalfd to forward, or -1 */
+	struct timespec started;
+	bool reaped;
+	int init_wait_status;
+	struct rusage init_rusage;
+	struct cgroup_sandbox *cgroup;
+	struct policy_limits limits;
+	int pump_fds[2];              /* read ends of the command's stdout/stderr, or -1 */
+	int dest_fds[2];              /* where pumped output goes */
+	uint64_t delivered[2];
+	bool limit_hit;
+	enum corral_status limit_status;
+	corral_enforcement enforcement;
+	char weaker[256];
+};
+
+/* Wait for the sandbox, pumping output, enforcing the wall clock, CPU time,
+ * memory and output limits, forwarding signals. Fills `result`. */
+int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err);
+/* Stop the whole sandbox now. */
+void monitor_kill(corral_sandbox *sb);
 
 /* Runs in the cloned child; never returns. */
 __attribute__((noreturn)) void jail_init_main(struct jail_context *ctx);

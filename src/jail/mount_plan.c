@@ -1,6 +1,7 @@
 #include "jail/mount_plan.h"
 
 #include "jail/idmap.h"
+#include "policy/parse.h"
 #include "policy/policy.h"
 #include "util/error.h"
 #include "util/strings.h"
@@ -107,6 +108,16 @@ static void plan_symlink(struct mount_plan *plan, const char *target, const char
 	plan_add(plan, MOUNT_OP_SYMLINK, target)->source = points_to;
 }
 
+/* Every writable tmpfs the sandbox gets is capped at the disk limit. */
+static const char *sized_options(struct mount_plan *plan, const corral_policy *policy,
+                                 const char *options)
+{
+	uint64_t disk = policy->limits.disk_bytes;
+	if (disk == LIMIT_UNLIMITED)
+		return options;
+	return plan_strdup(plan, "%s,size=%llu", options, (unsigned long long)disk);
+}
+
 static void plan_tmpfs(struct mount_plan *plan, const char *target, const char *options,
                        unsigned flags)
 {
@@ -183,7 +194,7 @@ static void plan_system(struct mount_plan *plan)
 		                 plan_strdup(plan, "etc/%s", etc_entries[i]));
 }
 
-static void plan_proc_dev_sys(struct mount_plan *plan)
+static void plan_proc_dev_sys(struct mount_plan *plan, const corral_policy *policy)
 {
 	plan_mkdir(plan, "dev", 0755);
 	struct mount_op *op = plan_add(plan, MOUNT_OP_TMPFS, "dev");
@@ -205,7 +216,7 @@ static void plan_proc_dev_sys(struct mount_plan *plan)
 	plan_mkdir(plan, "dev/pts", 0755);
 	plan_add(plan, MOUNT_OP_DEVPTS, "dev/pts");
 	plan_grant(plan, "/dev/pts", LANDLOCK_GRANT_DEVICE | LANDLOCK_GRANT_READ);
-	plan_tmpfs(plan, "dev/shm", "mode=1777", MOUNT_OP_F_NOEXEC);
+	plan_tmpfs(plan, "dev/shm", sized_options(plan, policy, "mode=1777"), MOUNT_OP_F_NOEXEC);
 	plan_grant(plan, "/dev/shm", LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 
 	plan_mkdir(plan, "proc", 0555);
@@ -222,14 +233,17 @@ static void plan_proc_dev_sys(struct mount_plan *plan)
 static void plan_writable_dirs(struct mount_plan *plan, const corral_policy *policy,
                                const struct jail_ids *ids)
 {
-	plan_tmpfs(plan, "tmp", "mode=1777", 0);
+	plan_tmpfs(plan, "tmp", sized_options(plan, policy, "mode=1777"), 0);
 	plan_grant(plan, "/tmp", LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 	plan_mkdir(plan, "var", 0755);
 	plan_symlink(plan, "var/tmp", "/tmp");
 
 	const char *home = policy_home(policy);
 	plan_tmpfs(plan, home + 1,
-	           plan_strdup(plan, "mode=0700,uid=%u,gid=%u", ids->inside_uid, ids->inside_gid), 0);
+	           sized_options(plan, policy,
+	                         plan_strdup(plan, "mode=0700,uid=%u,gid=%u", ids->inside_uid,
+	                                     ids->inside_gid)),
+	           0);
 	plan_grant(plan, home, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 }
 
@@ -252,7 +266,7 @@ static int plan_user_mounts(struct mount_plan *plan, const corral_policy *policy
 		const char *label = plan_strdup(plan, "--%s %s", policy_mount_type_name(m->type),
 		                                m->source ? m->source : m->target);
 		if (m->type == CORRAL_MOUNT_TMPFS) {
-			plan_tmpfs(plan, m->target + 1, "mode=1777", 0);
+			plan_tmpfs(plan, m->target + 1, sized_options(plan, policy, "mode=1777"), 0);
 			plan->ops[plan->n_ops - 1].label = label;
 			plan_grant(plan, m->target, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 			continue;
@@ -281,7 +295,7 @@ int mount_plan_build(struct mount_plan *plan, const corral_policy *policy,
 	plan_grant(plan, "/", LANDLOCK_GRANT_READ);
 	plan_system(plan);
 	plan_identity_files(plan, policy, ids);
-	plan_proc_dev_sys(plan);
+	plan_proc_dev_sys(plan, policy);
 	plan_writable_dirs(plan, policy, ids);
 	plan_workspace(plan, policy);
 	if (plan_user_mounts(plan, policy, err) < 0)

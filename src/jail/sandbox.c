@@ -1,11 +1,14 @@
 /*
- * The supervisor side of a sandbox: prepare everything, clone init into its
- * namespaces, write its id maps, then wait for its report.
+ * The supervisor side of a sandbox: prepare everything, create its cgroup,
+ * clone init into its namespaces (and straight into the cgroup on v2),
+ * write its id maps, and release it. Waiting is in monitor.c.
  */
 #include "jail/jail.h"
 
 #include "corral_config.h"
+#include "cgroup/cgroup.h"
 #include "check/host_check.h"
+#include "policy/parse.h"
 #include "policy/policy.h"
 #include "seccomp/seccomp_filter.h"
 #include "util/cleanup.h"
@@ -15,9 +18,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,25 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
 #define SANDBOX_NAMESPACES                                                                \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |       \
 	 CLONE_NEWUTS | CLONE_NEWCGROUP)
-
-struct corral_sandbox {
-	pid_t init_pid;
-	int pidfd;
-	int status_read_fd;
-	struct timespec started;
-	bool reaped;
-};
-
-static uint64_t elapsed_ns(const struct timespec *since)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000000000u +
-	       (uint64_t)(now.tv_nsec - since->tv_nsec);
-}
 
 static void context_free(struct jail_context *ctx)
 {
@@ -55,7 +47,7 @@ static void context_free(struct jail_context *ctx)
 }
 
 /* Root mode: writable binds are idmapped from their owner on disk to the
- * sandbox user's host ids. One user namespace per distinct owner. */
+ * sandbox user's host ids. */
 static int attach_idmaps(struct jail_context *ctx, corral_error *err)
 {
 	uid_t to_uid = jail_ids_command_host_uid(&ctx->ids);
@@ -75,15 +67,13 @@ static int attach_idmaps(struct jail_context *ctx, corral_error *err)
 }
 
 static int context_prepare(struct jail_context *ctx, const corral_policy *policy,
-                           char *const argv[], const corral_io *io, corral_error *err)
+                           char *const argv[], corral_error *err)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->policy = policy;
 	ctx->argv = argv;
 	ctx->cwd = policy_effective_cwd(policy);
-	ctx->io_fds[0] = io ? io->stdin_fd : -1;
-	ctx->io_fds[1] = io ? io->stdout_fd : -1;
-	ctx->io_fds[2] = io ? io->stderr_fd : -1;
+	ctx->io_fds[0] = ctx->io_fds[1] = ctx->io_fds[2] = -1;
 	ctx->sync_read_fd = -1;
 	ctx->status_write_fd = -1;
 	if (!argv || !argv[0] || !argv[0][0])
@@ -111,14 +101,27 @@ fail:
 	return -1;
 }
 
-static pid_t clone_init(int *pidfd, corral_error *err)
+/* clone3 places init straight into its cgroup; where clone3 is filtered
+ * (container runtimes' seccomp profiles answer ENOSYS) plain clone does,
+ * and *placed tells the caller to attach init to the cgroup itself. */
+static pid_t clone_init(int *pidfd, int cgroup_fd, bool *placed, corral_error *err)
 {
 	struct clone_args args = {
 		.flags = SANDBOX_NAMESPACES | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
 	pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+	*placed = cgroup_fd >= 0;
+	if (pid < 0 && errno == ENOSYS) {
+		*placed = false;
+		pid = (pid_t)syscall(SYS_clone, SANDBOX_NAMESPACES | CLONE_PIDFD | SIGCHLD, NULL, pidfd,
+		                     NULL, NULL);
+	}
 	if (pid < 0) {
 		int e = errno;
 		char why[256];
@@ -128,23 +131,102 @@ static pid_t clone_init(int *pidfd, corral_error *err)
 	return pid;
 }
 
+static void describe_enforcement(corral_sandbox *sb, const char *why_not)
+{
+	const struct policy_limits *l = &sb->limits;
+	const char *cg = cgroup_backend_name(cgroup_sandbox_backend(sb->cgroup));
+	bool have_cg = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
+	corral_enforcement *e = &sb->enforcement;
+#define LIMIT_BY(field, value, how) e->field = (value) == LIMIT_UNLIMITED ? "none" : (how)
+	LIMIT_BY(memory, l->memory_bytes, have_cg ? cg : "rlimit");
+	LIMIT_BY(pids, l->pids, have_cg ? cg : "rlimit");
+	LIMIT_BY(cpus, l->cpu_milli, have_cg ? cg : "none");
+	LIMIT_BY(timeout, l->timeout_ms, "supervisor");
+	LIMIT_BY(cpu_time, l->cpu_time_ms, have_cg ? cg : "rlimit");
+	LIMIT_BY(output, l->output_bytes, "supervisor");
+	LIMIT_BY(disk, l->disk_bytes, "tmpfs");
+	LIMIT_BY(open_files, l->open_files, "rlimit");
+	LIMIT_BY(file_size, l->file_size, "rlimit");
+#undef LIMIT_BY
+	e->weaker = NULL;
+	if (!have_cg) {
+		snprintf(sb->weaker, sizeof sb->weaker,
+		         "%s: memory is limited per process (RLIMIT_AS), pids per uid (RLIMIT_NPROC), "
+		         "CPU time per process (RLIMIT_CPU), and --cpus is not enforced",
+		         why_not ? why_not : "no usable cgroups");
+		e->weaker = sb->weaker;
+	}
+}
+
+static int create_cgroup(corral_sandbox *sb, corral_error *err)
+{
+	static atomic_uint sequence;
+	char name[64];
+	snprintf(name, sizeof name, "sandbox-%d-%u", (int)getpid(), atomic_fetch_add(&sequence, 1));
+	struct cgroup_limits cl = {
+		.memory_bytes = sb->limits.memory_bytes == LIMIT_UNLIMITED ? CGROUP_UNLIMITED
+		                                                            : sb->limits.memory_bytes,
+		.pids = sb->limits.pids == LIMIT_UNLIMITED ? CGROUP_UNLIMITED : sb->limits.pids,
+		.cpu_millis = sb->limits.cpu_milli == LIMIT_UNLIMITED ? CGROUP_UNLIMITED
+		                                                       : sb->limits.cpu_milli,
+	};
+	if (cgroup_sandbox_create(name, &cl, &sb->cgroup, err) < 0)
+		return -1;
+	describe_enforcement(sb, cgroup_sandbox_why_not(sb->cgroup));
+	return 0;
+}
+
+/* Output passes through corral's own pipes when it is capped, so a flood
+ * can never reach the caller beyond the cap. */
+static int setup_output(corral_sandbox *sb, struct jail_context *ctx, const corral_io *io,
+                        int child_ends[2], corral_error *err)
+{
+	int caller[2] = {io && io->stdout_fd >= 0 ? io->stdout_fd : STDOUT_FILENO,
+	                 io && io->stderr_fd >= 0 ? io->stderr_fd : STDERR_FILENO};
+	ctx->io_fds[0] = io ? io->stdin_fd : -1;
+	for (int i = 0; i < 2; i++) {
+		sb->dest_fds[i] = caller[i];
+		if (sb->limits.output_bytes == LIMIT_UNLIMITED) {
+			ctx->io_fds[1 + i] = caller[i];
+			continue;
+		}
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return error_errno(err, "output pipe");
+		sb->pump_fds[i] = p[0];
+		child_ends[i] = p[1];
+		ctx->io_fds[1 + i] = p[1];
+	}
+	return 0;
+}
+
 int corral_sandbox_start(const corral_policy *policy, char *const argv[], const corral_io *io,
                          corral_sandbox **out, corral_error *err)
 {
 	struct jail_context ctx;
-	int sync_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1};
+	int sync_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_out[2] = {-1, -1};
 	int pidfd = -1;
 	corral_sandbox *sb = NULL;
 	int rc = -1;
 
 	*out = NULL;
-	if (context_prepare(&ctx, policy, argv, io, err) < 0)
+	if (context_prepare(&ctx, policy, argv, err) < 0)
 		return -1;
 	sb = calloc(1, sizeof *sb);
 	if (!sb) {
 		error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "sandbox");
 		goto cleanup;
 	}
+	sb->pidfd = sb->status_read_fd = -1;
+	sb->pump_fds[0] = sb->pump_fds[1] = -1;
+	sb->signal_fd = io ? io->signal_fd : -1;
+	sb->limits = policy->limits;
+	if (create_cgroup(sb, err) < 0)
+		goto cleanup;
+	rlimit_plan_build(&ctx.rlimits, &sb->limits,
+	                  cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE);
+	if (setup_output(sb, &ctx, io, child_out, err) < 0)
+		goto cleanup;
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
 		error_errno(err, "pipe");
 		goto cleanup;
@@ -153,29 +235,29 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	ctx.status_write_fd = status_pipe[1];
 	clock_gettime(CLOCK_MONOTONIC, &sb->started);
 
-	pid_t pid = clone_init(&pidfd, err);
+	bool placed = false;
+	pid_t pid = clone_init(&pidfd, cgroup_sandbox_clone_fd(sb->cgroup), &placed, err);
 	if (pid < 0)
 		goto cleanup;
 	if (pid == 0) {
 		close(sync_pipe[1]);
 		close(status_pipe[0]);
+		for (int i = 0; i < 2; i++)
+			if (sb->pump_fds[i] >= 0)
+				close(sb->pump_fds[i]);
 		jail_init_main(&ctx);
-	}
-	close(sync_pipe[0]);
-	sync_pipe[0] = -1;
-	close(status_pipe[1]);
-	status_pipe[1] = -1;
-
-	if (jail_ids_write_maps(&ctx.ids, pid, err) < 0 || write_all(sync_pipe[1], "g", 1) < 0) {
-		if (err && err->kind == CORRAL_OK)
-			error_errno(err, "start the sandbox");
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto cleanup;
 	}
 	sb->init_pid = pid;
 	sb->pidfd = steal_fd(&pidfd);
+
+	placed = placed || cgroup_sandbox_backend(sb->cgroup) == CGROUP_BACKEND_NONE;
+	if ((!placed && cgroup_sandbox_attach(sb->cgroup, pid, err) < 0) ||
+	    jail_ids_write_maps(&ctx.ids, pid, err) < 0 || write_all(sync_pipe[1], "g", 1) < 0) {
+		if (err && err->kind == CORRAL_OK)
+			error_errno(err, "start the sandbox");
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+		goto cleanup;
+	}
 	sb->status_read_fd = steal_fd(&status_pipe[0]);
 	*out = steal_pointer(&sb);
 	rc = 0;
@@ -185,10 +267,12 @@ cleanup:
 			close(sync_pipe[i]);
 		if (status_pipe[i] >= 0)
 			close(status_pipe[i]);
+		if (child_out[i] >= 0)
+			close(child_out[i]);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
-	free(sb);
+	corral_sandbox_free(sb);
 	context_free(&ctx);
 	return rc;
 }
@@ -207,77 +291,29 @@ int corral_sandbox_signal(corral_sandbox *sb, int sig, corral_error *err)
 	return 0;
 }
 
-static void reap_init(corral_sandbox *sb)
-{
-	if (sb->reaped)
-		return;
-	siginfo_t info;
-	while (waitid(P_PIDFD, (id_t)sb->pidfd, &info, WEXITED) < 0 && errno == EINTR)
-		;
-	sb->reaped = true;
-}
-
 int corral_sandbox_wait(corral_sandbox *sb, corral_result *result, corral_error *err)
 {
-	struct jail_message msg;
-	bool have_exit = false, have_error = false;
-	int wait_status = 0;
-	memset(result, 0, sizeof *result);
-
-	/* Messages arrive until init exits (closing the pipe). */
-	for (;;) {
-		ssize_t n = read_full(sb->status_read_fd, &msg, sizeof msg);
-		if (n < 0) {
-			error_errno(err, "read the sandbox's status");
-			have_error = true;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (n != (ssize_t)sizeof msg)
-			continue;
-		if (msg.type == JAIL_MSG_EXITED) {
-			have_exit = true;
-			wait_status = msg.wait_status;
-		} else if (!have_error) {
-			have_error = true;
-			if (err) {
-				*err = msg.error;
-				err->message[sizeof err->message - 1] = '\0';
-			}
-		}
-	}
-	reap_init(sb);
-	result->wall_ns = elapsed_ns(&sb->started);
-
-	if (have_error) {
-		result->status = CORRAL_STATUS_SETUP_ERROR;
-		return -1;
-	}
-	if (!have_exit) {
-		result->status = CORRAL_STATUS_SETUP_ERROR;
-		return error_set(err, CORRAL_ERR_SETUP, 0, "the sandbox's init died unexpectedly");
-	}
-	if (WIFSIGNALED(wait_status)) {
-		result->status = CORRAL_STATUS_SIGNALED;
-		result->signal = WTERMSIG(wait_status);
-	} else {
-		result->status = CORRAL_STATUS_EXITED;
-		result->exit_code = WEXITSTATUS(wait_status);
-	}
-	return 0;
+	return monitor_run(sb, result, err);
 }
 
 void corral_sandbox_free(corral_sandbox *sb)
 {
 	if (!sb)
 		return;
-	if (!sb->reaped) {
+	if (sb->pidfd >= 0 && !sb->reaped) {
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
-		reap_init(sb);
+		while (wait4(sb->init_pid, NULL, 0, NULL) < 0 && errno == EINTR)
+			;
 	}
-	close(sb->pidfd);
-	close(sb->status_read_fd);
+	if (sb->cgroup)
+		cgroup_sandbox_destroy(sb->cgroup, NULL);
+	for (int i = 0; i < 2; i++)
+		if (sb->pump_fds[i] >= 0)
+			close(sb->pump_fds[i]);
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	if (sb->status_read_fd >= 0)
+		close(sb->status_read_fd);
 	free(sb);
 }
 
@@ -293,18 +329,6 @@ int corral_run(const corral_policy *policy, char *const argv[], const corral_io 
 	int rc = corral_sandbox_wait(sb, result, err);
 	corral_sandbox_free(sb);
 	return rc;
-}
-
-int corral_result_exit_code(const corral_result *result)
-{
-	switch (result->status) {
-	case CORRAL_STATUS_EXITED:
-		return result->exit_code;
-	case CORRAL_STATUS_SIGNALED:
-		return 128 + result->signal;
-	default:
-		return CORRAL_EXIT_FAILURE;
-	}
 }
 
 const char *corral_version(void)

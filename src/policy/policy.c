@@ -1,5 +1,7 @@
 #include "policy/policy.h"
 
+#include "policy/parse.h"
+
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fileutil.h"
@@ -41,6 +43,17 @@ corral_policy *corral_policy_new(void)
 	if (!p)
 		return NULL;
 	p->uid = POLICY_DEFAULT_UID;
+	p->limits = (struct policy_limits){
+		.memory_bytes = POLICY_DEFAULT_MEMORY,
+		.pids = POLICY_DEFAULT_PIDS,
+		.cpu_milli = LIMIT_UNLIMITED,
+		.timeout_ms = POLICY_DEFAULT_TIMEOUT_MS,
+		.cpu_time_ms = LIMIT_UNLIMITED,
+		.output_bytes = POLICY_DEFAULT_OUTPUT,
+		.disk_bytes = POLICY_DEFAULT_DISK,
+		.open_files = POLICY_DEFAULT_OPEN_FILES,
+		.file_size = LIMIT_UNLIMITED,
+	};
 	p->hostname = strdup(POLICY_DEFAULT_HOSTNAME);
 	if (!p->hostname) {
 		free(p);

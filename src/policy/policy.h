@@ -11,12 +11,61 @@
 
 #include "corral.h"
 
+#include <stdint.h>
+
 #define POLICY_VERSION 1
 #define POLICY_DEFAULT_UID 1000
 #define POLICY_DEFAULT_HOSTNAME "corral"
 #define POLICY_USER_NAME "sandbox"
 #define POLICY_WORKSPACE_PATH "/workspace"
 #define POLICY_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Resource limits; LIMIT_UNLIMITED (policy/parse.h) where none applies.
+ * Defaults protect a host when the caller gives none (docs/limits.md). */
+struct policy_limits {
+	uint64_t memory_bytes;   /* RAM of the whole sandbox; swap is off */
+	uint64_t pids;           /* processes and threads together */
+	uint64_t cpu_milli;      /* CPU bandwidth, thousandths of a CPU */
+	uint64_t timeout_ms;     /* wall clock */
+	uint64_t cpu_time_ms;    /* CPU time of all processes together */
+	uint64_t output_bytes;   /* stdout + stderr the caller receives */
+	uint64_t disk_bytes;     /* size of each writable tmpfs (/tmp, HOME, /dev/shm, --tmpfs) */
+	uint64_t open_files;     /* RLIMIT_NOFILE per process */
+	uint64_t file_size;      /* RLIMIT_FSIZE per process */
+};
+
+#define POLICY_DEFAULT_MEMORY (UINT64_C(1) << 30)
+#define POLICY_DEFAULT_PIDS 256
+#define POLICY_DEFAULT_TIMEOUT_MS (5 * 60 * 1000)
+#define POLICY_DEFAULT_OUTPUT (UINT64_C(64) << 20)
+#define POLICY_DEFAULT_DISK (UINT64_C(1) << 30)
+#define POLICY_DEFAULT_OPEN_FILES 1024
+
+enum policy_limit_id {
+	POLICY_LIMIT_MEMORY,
+	POLICY_LIMIT_PIDS,
+	POLICY_LIMIT_CPUS,
+	POLICY_LIMIT_TIMEOUT,
+	POLICY_LIMIT_CPU_TIME,
+	POLICY_LIMIT_OUTPUT,
+	POLICY_LIMIT_DISK,
+	POLICY_LIMIT_OPEN_FILES,
+	POLICY_LIMIT_FILE_SIZE,
+	POLICY_LIMIT_COUNT,
+};
+
+/* Name of a limit in JSON ("memory", "cpu_time", …) and as a flag
+ * ("--memory", "--cpu-time", …). */
+const char *policy_limit_json_name(enum policy_limit_id id);
+const char *policy_limit_flag_name(enum policy_limit_id id);
+int policy_limit_from_json_name(const char *name, enum policy_limit_id *out);
+/* Set a limit from its human form ("64M", "10s", "unlimited"). */
+int policy_set_limit(corral_policy *policy, enum policy_limit_id id, const char *value,
+                     corral_error *err);
+/* The limit's current value rendered in its human form. */
+void policy_format_limit(const corral_policy *policy, enum policy_limit_id id, char *buf,
+                         unsigned size);
+uint64_t *policy_limit_slot(corral_policy *policy, enum policy_limit_id id);
 
 struct policy_mount {
 	enum corral_mount_type type;
@@ -35,6 +84,7 @@ struct corral_policy {
 	size_t n_env;
 	char **pass_env;    /* names copied from the caller's environment */
 	size_t n_pass_env;
+	struct policy_limits limits;
 };
 
 const char *policy_mount_type_name(enum corral_mount_type type);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -85,6 +86,41 @@ static int merge_pass_env(corral_policy *p, json_t *names, corral_error *err)
 	return 0;
 }
 
+/* Limits take their human form ("512M", "10s", "unlimited") or a plain
+ * non-negative integer in the base unit (bytes, milliseconds, count; CPUs
+ * as a number). */
+static int merge_limits(corral_policy *p, json_t *limits, corral_error *err)
+{
+	if (expect_type(limits, JSON_OBJECT, "limits", "an object", err) < 0)
+		return -1;
+	const char *key;
+	json_t *v;
+	json_object_foreach(limits, key, v) {
+		enum policy_limit_id id;
+		if (policy_limit_from_json_name(key, &id) < 0)
+			return error_set(err, CORRAL_ERR_USAGE, 0, "policy: unknown limit \"%s\"", key);
+		char buf[64];
+		if (json_is_string(v)) {
+			snprintf(buf, sizeof buf, "%s", json_string_value(v));
+		} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+			json_int_t n = json_integer_value(v);
+			if (id == POLICY_LIMIT_TIMEOUT || id == POLICY_LIMIT_CPU_TIME)
+				snprintf(buf, sizeof buf, "%lldms", (long long)n);
+			else
+				snprintf(buf, sizeof buf, "%lld", (long long)n);
+		} else if (json_is_real(v) && id == POLICY_LIMIT_CPUS && json_real_value(v) > 0 &&
+		           json_real_value(v) < 1e6) {
+			snprintf(buf, sizeof buf, "%.3f", json_real_value(v));
+		} else {
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "policy: limits.%s must be a string or a non-negative integer", key);
+		}
+		if (policy_set_limit(p, id, buf, err) < 0)
+			return error_prefix(err, "policy: limits.%s", key);
+	}
+	return 0;
+}
+
 static int merge_object(corral_policy *p, json_t *root, corral_error *err)
 {
 	if (!json_is_object(root))
@@ -123,6 +159,9 @@ static int merge_object(corral_policy *p, json_t *root, corral_error *err)
 				return -1;
 		} else if (strcmp(key, "env") == 0) {
 			if (merge_env(p, v, err) < 0)
+				return -1;
+		} else if (strcmp(key, "limits") == 0) {
+			if (merge_limits(p, v, err) < 0)
 				return -1;
 		} else if (strcmp(key, "pass_env") == 0) {
 			if (merge_pass_env(p, v, err) < 0)
@@ -171,9 +210,17 @@ char *corral_policy_to_json(const corral_policy *p)
 	json_t *mounts = json_array();
 	json_t *env = json_object();
 	json_t *pass = json_array();
+	json_t *limits = json_object();
 	char *out = NULL;
-	if (!root || !mounts || !env || !pass)
+	if (!root || !mounts || !env || !pass || !limits)
 		goto cleanup;
+	for (int i = 0; i < POLICY_LIMIT_COUNT; i++) {
+		char buf[64];
+		policy_format_limit(p, (enum policy_limit_id)i, buf, sizeof buf);
+		if (json_object_set_new(limits, policy_limit_json_name((enum policy_limit_id)i),
+		                        json_string(buf)) < 0)
+			goto cleanup;
+	}
 	for (size_t i = 0; i < p->n_mounts; i++) {
 		const struct policy_mount *m = &p->mounts[i];
 		json_t *o = json_pack("{s:s, s:s*, s:s}", "type", policy_mount_type_name(m->type), "source",
@@ -191,7 +238,7 @@ char *corral_policy_to_json(const corral_policy *p)
 		if (json_array_append_new(pass, json_string(p->pass_env[i])) < 0)
 			goto cleanup;
 	if (json_object_set(root, "mounts", mounts) < 0 || json_object_set(root, "env", env) < 0 ||
-	    json_object_set(root, "pass_env", pass) < 0)
+	    json_object_set(root, "pass_env", pass) < 0 || json_object_set(root, "limits", limits) < 0)
 		goto cleanup;
 	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 cleanup:
@@ -199,5 +246,6 @@ cleanup:
 	json_decref(mounts);
 	json_decref(env);
 	json_decref(pass);
+	json_decref(limits);
 	return out;
 }

@@ -1,0 +1,77 @@
+/*
+ * Per-sandbox control groups, v2 (unified) or v1 (legacy hierarchies),
+ * detected at run time.
+ *
+ * One sandbox = one cgroup (v2) or one cgroup in each of the memory, pids,
+ * cpu, cpuacct and freezer hierarchies (v1). The supervisor creates it
+ * before cloning, places init in it (v2: clone3 CLONE_INTO_CGROUP with
+ * cgroup_clone_fd(); v1: cgroup_attach() before init is released), reads
+ * usage while the sandbox runs, kills everything in it on a limit, and
+ * removes it when the sandbox is gone.
+ */
+#ifndef CORRAL_CGROUP_H
+#define CORRAL_CGROUP_H
+
+#include "corral.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CGROUP_UNLIMITED UINT64_MAX
+
+struct cgroup_limits {
+	uint64_t memory_bytes;   /* memory.max / memory.limit_in_bytes; swap off */
+	uint64_t pids;           /* pids.max */
+	uint64_t cpu_millis;     /* CPU bandwidth in thousandths of a CPU (1500 = 1.5 CPUs) */
+};
+
+enum cgroup_backend {
+	CGROUP_BACKEND_NONE,  /* no usable cgroups: the caller falls back to rlimits */
+	CGROUP_BACKEND_V2,
+	CGROUP_BACKEND_V1,
+};
+
+struct cgroup_usage {
+	uint64_t cpu_usec;         /* user + system, all processes together */
+	uint64_t cpu_user_usec;
+	uint64_t cpu_system_usec;
+	uint64_t memory_peak_bytes;
+	uint64_t pids_current;
+	uint64_t pids_peak;        /* 0 if the kernel does not track it */
+	uint64_t oom_kills;        /* OOM kills inside the cgroup so far */
+	uint64_t pids_max_hits;    /* fork failures because of pids.max */
+};
+
+struct cgroup_sandbox;
+
+/* Create the sandbox's cgroup(s) named `name` with `limits`. On a host
+ * without usable cgroups (or a rootless caller without a delegated
+ * subtree) this succeeds with backend NONE and *why_not set to a short
+ * reason; errors are returned only for real failures (e.g. a limit that
+ * cannot be written). */
+int cgroup_sandbox_create(const char *name, const struct cgroup_limits *limits,
+                          struct cgroup_sandbox **out, corral_error *err);
+enum cgroup_backend cgroup_sandbox_backend(const struct cgroup_sandbox *cg);
+const char *cgroup_backend_name(enum cgroup_backend backend); /* "cgroup2", "cgroup1", "none" */
+const char *cgroup_sandbox_why_not(const struct cgroup_sandbox *cg);
+
+/* v2: a directory fd for clone3's CLONE_INTO_CGROUP, else -1. */
+int cgroup_sandbox_clone_fd(const struct cgroup_sandbox *cg);
+/* Move `pid` into the sandbox's cgroup(s) (v1, or v2 when clone3 could
+ * not place it). */
+int cgroup_sandbox_attach(struct cgroup_sandbox *cg, pid_t pid, corral_error *err);
+
+int cgroup_sandbox_usage(const struct cgroup_sandbox *cg, struct cgroup_usage *usage,
+                         corral_error *err);
+
+/* Kill every process in the cgroup (v2 cgroup.kill; v1 freeze, SIGKILL
+ * each member, thaw) and wait until it is empty. */
+int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err);
+
+/* Remove the cgroup(s) (killing what is left first) and free. Never fails
+ * silently: a cgroup that cannot be removed is reported in err and -1
+ * returned, but the handle is freed regardless. */
+int cgroup_sandbox_destroy(struct cgroup_sandbox *cg, corral_error *err);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * Waiting for a sandbox: one poll loop over init's pidfd, the command's
+ * output pipes and the caller's signalfd, with the wall-clock deadline and
+ * a periodic look at the cgroup (OOM kills, CPU time). Any limit stops the
+ * whole sandbox at once: SIGKILL to init tears down its pid namespace, so
+ * every process goes, whatever it ignores or however it forked.
+ */
+#include "jail/jail.h"
+
+#include "cgroup/cgroup.h"
+#include "policy/parse.h"
+#include "util/error.h"
+#include "util/fileutil.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* How often the cgroup is read while the sandbox runs: the bound on how
+ * late an OOM kill or the CPU-time limit is acted upon. */
+#define MONITOR_TICK_MS 50
+
+static uint64_t now_ms_since(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - since->tv_sec) * 1000u +
+	       (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000000);
+}
+
+void monitor_kill(corral_sandbox *sb)
+{
+	if (!sb->reaped)
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+}
+
+static void stop_for(corral_sandbox *sb, enum corral_status status)
+{
+	if (!sb->limit_hit) {
+		sb->limit_hit = true;
+		sb->limit_status = status;
+	}
+	monitor_kill(sb);
+}
+
+/* Move what the command wrote to the caller, up to the output limit. */
+static void pump(corral_sandbox *sb, int which)
+{
+	char buf[65536];
+	ssize_t n = read(sb->pump_fds[which], buf, sizeof buf);
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		close(sb->pump_fds[which]);
+		sb->pump_fds[which] = -1;
+		return;
+	}
+	uint64_t total = sb->delivered[0] + sb->delivered[1];
+	uint64_t room = sb->limits.output_bytes > total ? sb->limits.output_bytes - total : 0;
+	size_t deliver = (uint64_t)n < room ? (size_t)n : (size_t)room;
+	if (deliver > 0 && write_all(sb->dest_fds[which], buf, deliver) == 0)
+		sb->delivered[which] += deliver;
+	if ((uint64_t)n > room)
+		stop_for(sb, CORRAL_STATUS_OUTPUT_LIMIT);
+}
+
+static void check_cgroup(corral_sandbox *sb)
+{
+	if (cgroup_sandbox_backend(sb->cgroup) == CGROUP_BACKEND_NONE)
+		return;
+	struct cgroup_usage u;
+	if (cgroup_sandbox_usage(sb->cgroup, &u, NULL) < 0)
+		return;
+	if (u.oom_kills > 0)
+		stop_for(sb, CORRAL_STATUS_OOM);
+	else if (sb->limits.cpu_time_ms != LIMIT_UNLIMITED && u.cpu_usec / 1000 >= sb->limits.cpu_time_ms)
+		stop_for(sb, CORRAL_STATUS_CPU_TIME);
+}
+
+static void forward_signal(corral_sandbox *sb)
+{
+	struct signalfd_siginfo si;
+	if (read(sb->signal_fd, &si, sizeof si) == (ssize_t)sizeof si && !sb->reaped)
+		syscall(SYS_pidfd_send_signal, sb->pidfd, (int)si.ssi_signo, NULL, 0);
+}
+
+static void wait_loop(corral_sandbox *sb)
+{
+	bool init_gone = false;
+	bool watch_cgroup = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
+	for (;;) {
+		struct pollfd fds[4];
+		int n = 0, i_pid = -1, i_out[2] = {-1, -1}, i_sig = -1;
+		if (!init_gone) {
+			fds[n] = (struct pollfd){.fd = sb->pidfd, .events = POLLIN};
+			i_pid = n++;
+		}
+		for (int w = 0; w < 2; w++) {
+			if (sb->pump_fds[w] >= 0) {
+				fds[n] = (struct pollfd){.fd = sb->pump_fds[w], .events = POLLIN};
+				i_out[w] = n++;
+			}
+		}
+		if (sb->signal_fd >= 0 && !init_gone) {
+			fds[n] = (struct pollfd){.fd = sb->signal_fd, .events = POLLIN};
+			i_sig = n++;
+		}
+		if (n == 0)
+			return;
+
+		int timeout = -1;
+		if (!init_gone) {
+			if (sb->limits.timeout_ms != LIMIT_UNLIMITED) {
+				uint64_t elapsed = now_ms_since(&sb->started);
+				if (elapsed >= sb->limits.timeout_ms) {
+					stop_for(sb, CORRAL_STATUS_TIMEOUT);
+					timeout = MONITOR_TICK_MS;
+				} else {
+					uint64_t left = sb->limits.timeout_ms - elapsed;
+					timeout = left > INT32_MAX ? INT32_MAX : (int)left;
+				}
+			}
+			if (watch_cgroup && (timeout < 0 || timeout > MONITOR_TICK_MS))
+				timeout = MONITOR_TICK_MS;
+		}
+		int ready = poll(fds, (nfds_t)n, timeout);
+		if (ready < 0 && errno != EINTR)
+			return;
+		if (!init_gone && watch_cgroup && !sb->limit_hit)
+			check_cgroup(sb);
+		if (ready <= 0)
+			continue;
+		for (int w = 0; w < 2; w++)
+			if (i_out[w] >= 0 && fds[i_out[w]].revents)
+				pump(sb, w);
+		if (i_sig >= 0 && fds[i_sig].revents)
+			forward_signal(sb);
+		/* Once init is gone every process of the sandbox is too; keep
+		 * draining the pipes to EOF. */
+		if (i_pid >= 0 && fds[i_pid].revents)
+			init_gone = true;
+	}
+}
+
+static void reap_init(corral_sandbox *sb)
+{
+	if (sb->reaped)
+		return;
+	while (wait4(sb->init_pid, &sb->init_wait_status, 0, &sb->init_rusage) < 0 && errno == EINTR)
+		;
+	sb->reaped = true;
+}
+
+static uint64_t timeval_ns(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+}
+
+static void collect_usage(corral_sandbox *sb, corral_result *result)
+{
+	struct cgroup_usage u;
+	result->stdout_bytes = sb->delivered[0];
+	result->stderr_bytes = sb->delivered[1];
+	if (cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE &&
+	    cgroup_sandbox_usage(sb->cgroup, &u, NULL) == 0) {
+		result->cpu_ns = u.cpu_usec * 1000;
+		result->cpu_user_ns = u.cpu_user_usec * 1000;
+		result->cpu_sys_ns = u.cpu_system_usec * 1000;
+		result->memory_peak_bytes = u.memory_peak_bytes;
+		result->pids_peak = u.pids_peak ? u.pids_peak : CORRAL_USAGE_UNKNOWN;
+		if (u.oom_kills > 0 && !sb->limit_hit) {
+			sb->limit_hit = true;
+			sb->limit_status = CORRAL_STATUS_OOM;
+		}
+		return;
+	}
+	/* Without a cgroup: init's rusage covers every process it reaped;
+	 * processes killed with the namespace are not counted. */
+	result->cpu_user_ns = timeval_ns(sb->init_rusage.ru_utime);
+	result->cpu_sys_ns = timeval_ns(sb->init_rusage.ru_stime);
+	result->cpu_ns = result->cpu_user_ns + result->cpu_sys_ns;
+	result->memory_peak_bytes = (uint64_t)sb->init_rusage.ru_maxrss * 1024;
+	result->pids_peak = CORRAL_USAGE_UNKNOWN;
+}
+
+int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
+{
+	struct jail_message msg;
+	bool have_exit = false, have_error = false;
+	int wait_status = 0;
+	memset(result, 0, sizeof *result);
+	bool have_cgroup = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
+
+	wait_loop(sb);
+	reap_init(sb);
+	result->wall_ns = now_ms_since(&sb->started) * 1000000u;
+
+	/* init has exited: its messages are all in the pipe. */
+	for (;;) {
+		ssize_t n = read_full(sb->status_read_fd, &msg, sizeof msg);
+		if (n <= 0)
+			break;
+		if (n != (ssize_t)sizeof msg)
+			continue;
+		if (msg.type == JAIL_MSG_EXITED) {
+			have_exit = true;
+			wait_status = msg.wait_status;
+		} else if (!have_error) {
+			have_error = true;
+			if (err) {
+				*err = msg.error;
+				err->message[sizeof err->message - 1] = '\0';
+			}
+		}
+	}
+	collect_usage(sb, result);
+	result->enforcement = sb->enforcement;
+	if (sb->cgroup) {
+		corral_error cg_err = {0};
+		int rc = cgroup_sandbox_destroy(sb->cgroup, &cg_err);
+		sb->cgroup = NULL;
+		if (rc < 0 && !have_error) {
+			have_error = true;
+			if (err)
+				*err = cg_err;
+		}
+	}
+
+	if (have_exit && WIFSIGNALED(wait_status))
+		result->signal = WTERMSIG(wait_status);
+	else if (have_exit)
+		result->exit_code = WEXITSTATUS(wait_status);
+	if (sb->limit_hit) {
+		/* corral's SIGKILL ended the command, whatever it reported. */
+		result->status = sb->limit_status;
+		result->exit_code = 0;
+		result->signal = SIGKILL;
+		return 0;
+	}
+	if (have_error) {
+		result->status = CORRAL_STATUS_SETUP_ERROR;
+		return -1;
+	}
+	if (!have_exit) {
+		result->status = CORRAL_STATUS_SETUP_ERROR;
+		return error_set(err, CORRAL_ERR_SETUP, 0, "the sandbox's init died unexpectedly");
+	}
+	if (WIFSIGNALED(wait_status)) {
+		/* Without a cgroup, RLIMIT_CPU is what enforces --cpu-time. */
+		bool cpu_rlimit = sb->limits.cpu_time_ms != LIMIT_UNLIMITED && !have_cgroup &&
+		                  result->signal == SIGXCPU;
+		result->status = cpu_rlimit ? CORRAL_STATUS_CPU_TIME : CORRAL_STATUS_SIGNALED;
+	} else {
+		result->status = CORRAL_STATUS_EXITED;
+	}
+	return 0;
+}
