@@ -613,6 +613,22 @@ static bool own_v2_dir(const struct cg_mount *m, char *out, size_t size)
 	return false;
 }
 
+static int v2_move_self_to_leaf(const char *own)
+{
+	char leaf[PATH_MAX], procs[PATH_MAX];
+	if (cg_path(leaf, sizeof leaf, own, "corral-supervisor", NULL) < 0 ||
+	    cg_path(procs, sizeof procs, leaf, "cgroup.procs", NULL) < 0)
+		return -1;
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		return -1;
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = write_all(fd, "0", 1);
+	close(fd);
+	return rc;
+}
+
 static int v2_create_rootless(struct cgroup_sandbox *cg, const struct cg_mount *m,
                               const struct cgroup_limits *limits, corral_error *err)
 {
@@ -634,7 +650,13 @@ static int v2_create_rootless(struct cgroup_sandbox *cg, const struct cg_mount *
 		return 0;
 	}
 	corral_error sub = {0};
-	if (v2_enable(own, &sub) < 0) {
+	/* cgroup v2's "no internal processes" rule: controllers cannot be
+	 * enabled for children while the caller itself sits in the delegated
+	 * cgroup (as it does in a `systemd-run --scope -p Delegate=yes`).
+	 * Step aside into a leaf, as crun and podman do, then retry. */
+	if (v2_enable(own, &sub) < 0 && sub.errnum == EBUSY && v2_move_self_to_leaf(own) == 0)
+		sub = (corral_error){0};
+	if (sub.kind != CORRAL_OK || v2_enable(own, &sub) < 0) {
 		if (sub.errnum == EBUSY || errno_means_not_allowed(sub.errnum)) {
 			set_why_not(cg, "%s", why_not_rootless_v2);
 			return 0;
