@@ -170,6 +170,15 @@ static int create_cgroup(corral_sandbox *sb, corral_error *err)
 		.cpu_millis = sb->limits.cpu_milli == LIMIT_UNLIMITED ? CGROUP_UNLIMITED
 		                                                       : sb->limits.cpu_milli,
 	};
+	/* Nothing for a cgroup to hold: skip its cost (accounting then comes
+	 * from rusage). */
+	bool needed = cl.memory_bytes != CGROUP_UNLIMITED || cl.pids != CGROUP_UNLIMITED ||
+	              cl.cpu_millis != CGROUP_UNLIMITED || sb->limits.cpu_time_ms != LIMIT_UNLIMITED;
+	if (!needed) {
+		describe_enforcement(sb, NULL);
+		sb->enforcement.weaker = NULL;
+		return 0;
+	}
 	if (cgroup_sandbox_create(name, &cl, &sb->cgroup, err) < 0)
 		return -1;
 	describe_enforcement(sb, cgroup_sandbox_why_not(sb->cgroup));
