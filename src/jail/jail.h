@@ -21,6 +21,7 @@
 #include "jail/idmap.h"
 #include "jail/mount_plan.h"
 #include "jail/rlimits.h"
+#include "jail/sentinel.h"
 
 #include <stdint.h>
 #include <sys/resource.h>
@@ -70,6 +71,7 @@ struct corral_sandbox {
 	int init_wait_status;
 	struct rusage init_rusage;
 	struct cgroup_sandbox *cgroup;
+	struct sentinel sentinel;
 	struct policy_limits limits;
 	int pump_fds[2];              /* read ends of the command's stdout/stderr, or -1 */
 	int dest_fds[2];              /* where pumped output goes */

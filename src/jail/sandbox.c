@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -161,8 +162,13 @@ static void describe_enforcement(corral_sandbox *sb, const char *why_not)
 static int create_cgroup(corral_sandbox *sb, corral_error *err)
 {
 	static atomic_uint sequence;
+	/* The random part keeps a reused pid from ever naming a live sandbox. */
+	uint32_t nonce = 0;
+	if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != (ssize_t)sizeof nonce)
+		nonce = (uint32_t)time(NULL);
 	char name[64];
-	snprintf(name, sizeof name, "sandbox-%d-%u", (int)getpid(), atomic_fetch_add(&sequence, 1));
+	snprintf(name, sizeof name, "sandbox-%d-%u-%08x", (int)getpid(),
+	         atomic_fetch_add(&sequence, 1), nonce);
 	struct cgroup_limits cl = {
 		.memory_bytes = sb->limits.memory_bytes == LIMIT_UNLIMITED ? CGROUP_UNLIMITED
 		                                                            : sb->limits.memory_bytes,
@@ -182,6 +188,9 @@ static int create_cgroup(corral_sandbox *sb, corral_error *err)
 	if (cgroup_sandbox_create(name, &cl, &sb->cgroup, err) < 0)
 		return -1;
 	describe_enforcement(sb, cgroup_sandbox_why_not(sb->cgroup));
+	if (cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE &&
+	    sentinel_start(&sb->sentinel, sb->cgroup, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -227,6 +236,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 		goto cleanup;
 	}
 	sb->pidfd = sb->status_read_fd = -1;
+	sb->sentinel.fd = -1;
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
@@ -316,6 +326,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 	}
 	if (sb->cgroup)
 		cgroup_sandbox_destroy(sb->cgroup, NULL);
+	sentinel_dismiss(&sb->sentinel);
 	for (int i = 0; i < 2; i++)
 		if (sb->pump_fds[i] >= 0)
 			close(sb->pump_fds[i]);
