@@ -253,7 +253,9 @@ int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
 	if (WIFSIGNALED(wait_status)) {
 		/* Without a cgroup, RLIMIT_CPU is what enforces --cpu-time. */
 		bool cpu_rlimit = sb->limits.cpu_time_ms != LIMIT_UNLIMITED && !have_cgroup &&
-		                  result->signal == SIGXCPU;
+		                  (result->signal == SIGXCPU ||
+		                   (result->signal == SIGKILL &&
+		                    result->cpu_ns / 1000000 >= sb->limits.cpu_time_ms));
 		result->status = cpu_rlimit ? CORRAL_STATUS_CPU_TIME : CORRAL_STATUS_SIGNALED;
 	} else {
 		result->status = CORRAL_STATUS_EXITED;

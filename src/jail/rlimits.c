@@ -5,14 +5,20 @@
 
 #include <errno.h>
 
-static void add(struct rlimit_plan *plan, int resource, uint64_t value)
+static void add_soft_hard(struct rlimit_plan *plan, int resource, uint64_t soft, uint64_t hard)
 {
-	rlim_t v = value == LIMIT_UNLIMITED ? RLIM_INFINITY : (rlim_t)value;
+	rlim_t s = soft == LIMIT_UNLIMITED ? RLIM_INFINITY : (rlim_t)soft;
+	rlim_t h = hard == LIMIT_UNLIMITED ? RLIM_INFINITY : (rlim_t)hard;
 	if (plan->n < sizeof plan->items / sizeof plan->items[0]) {
 		plan->items[plan->n].resource = resource;
-		plan->items[plan->n].value = (struct rlimit){v, v};
+		plan->items[plan->n].value = (struct rlimit){s, h};
 		plan->n++;
 	}
+}
+
+static void add(struct rlimit_plan *plan, int resource, uint64_t value)
+{
+	add_soft_hard(plan, resource, value, value);
 }
 
 void rlimit_plan_build(struct rlimit_plan *plan, const struct policy_limits *limits,
@@ -28,8 +34,12 @@ void rlimit_plan_build(struct rlimit_plan *plan, const struct policy_limits *lim
 	 * the sandbox's user namespace, CPU seconds per process. */
 	add(plan, RLIMIT_AS, limits->memory_bytes);
 	add(plan, RLIMIT_NPROC, limits->pids);
-	if (limits->cpu_time_ms != LIMIT_UNLIMITED)
-		add(plan, RLIMIT_CPU, (limits->cpu_time_ms + 999) / 1000);
+	/* SIGXCPU at the soft limit names the cause; SIGKILL one second later
+	 * for a process that ignores it. */
+	if (limits->cpu_time_ms != LIMIT_UNLIMITED) {
+		uint64_t seconds = (limits->cpu_time_ms + 999) / 1000;
+		add_soft_hard(plan, RLIMIT_CPU, seconds, seconds + 1);
+	}
 }
 
 int rlimit_plan_apply(const struct rlimit_plan *plan, corral_error *err)
