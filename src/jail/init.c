@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <net/if.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -186,10 +187,20 @@ void jail_init_main(struct jail_context *ctx)
 	char go;
 	if (read_full(ctx->sync_read_fd, &go, 1) != 1)
 		_exit(CORRAL_EXIT_FAILURE);
-	close(ctx->sync_read_fd);
 
 	if (privileges_set_ids(ctx->ids.setup_uid, ctx->ids.setup_gid, ctx->ids.root_mode, &err) < 0)
 		fail_setup(ctx, &err);
+	/* Changing the host euid (root mode) cleared the parent-death signal:
+	 * set it again, then make sure the supervisor did not die in between
+	 * (it holds the sync pipe's write end open for the sandbox's life). */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		error_errno(&err, "set parent-death signal");
+		fail_setup(ctx, &err);
+	}
+	struct pollfd alive = {.fd = ctx->sync_read_fd, .events = POLLIN};
+	if (poll(&alive, 1, 0) != 0)
+		_exit(CORRAL_EXIT_FAILURE);
+	close(ctx->sync_read_fd);
 	/* No nested user namespaces, whatever seccomp allows. */
 	(void)write_file("/proc/sys/user/max_user_namespaces", "0", 0);
 

@@ -65,6 +65,7 @@ struct corral_sandbox {
 	pid_t init_pid;
 	int pidfd;
 	int status_read_fd;
+	int sync_write_fd;            /* held open so init can tell the supervisor is alive */
 	int signal_fd;                /* the caller's signalfd to forward, or -1 */
 	struct timespec started;
 	bool reaped;

@@ -30,9 +30,11 @@ void rlimit_plan_build(struct rlimit_plan *plan, const struct policy_limits *lim
 	add(plan, RLIMIT_FSIZE, limits->file_size);
 	if (cgroup_enforced)
 		return;
-	/* Weaker stand-ins: address space per process, processes per uid in
-	 * the sandbox's user namespace, CPU seconds per process. */
-	add(plan, RLIMIT_AS, limits->memory_bytes);
+	/* Weaker stand-ins: private writable memory per process (RLIMIT_DATA,
+	 * not RLIMIT_AS, which counts mere reservations and breaks V8 and
+	 * thread-heavy programs), processes per uid in the sandbox's user
+	 * namespace, CPU seconds per process. */
+	add(plan, RLIMIT_DATA, limits->memory_bytes);
 	add(plan, RLIMIT_NPROC, limits->pids);
 	/* SIGXCPU at the soft limit names the cause; SIGKILL one second later
 	 * for a process that ignores it. */

@@ -152,7 +152,7 @@ static void describe_enforcement(corral_sandbox *sb, const char *why_not)
 	e->weaker = NULL;
 	if (!have_cg) {
 		snprintf(sb->weaker, sizeof sb->weaker,
-		         "%s: memory is limited per process (RLIMIT_AS), pids per uid (RLIMIT_NPROC), "
+		         "%s: memory is limited per process (RLIMIT_DATA), pids per uid (RLIMIT_NPROC), "
 		         "CPU time per process (RLIMIT_CPU), and --cpus is not enforced",
 		         why_not ? why_not : "no usable cgroups");
 		e->weaker = sb->weaker;
@@ -235,7 +235,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 		error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "sandbox");
 		goto cleanup;
 	}
-	sb->pidfd = sb->status_read_fd = -1;
+	sb->pidfd = sb->status_read_fd = sb->sync_write_fd = -1;
 	sb->sentinel.fd = -1;
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
@@ -278,6 +278,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 		goto cleanup;
 	}
 	sb->status_read_fd = steal_fd(&status_pipe[0]);
+	sb->sync_write_fd = steal_fd(&sync_pipe[1]);
 	*out = steal_pointer(&sb);
 	rc = 0;
 cleanup:
@@ -334,6 +335,8 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->pidfd);
 	if (sb->status_read_fd >= 0)
 		close(sb->status_read_fd);
+	if (sb->sync_write_fd >= 0)
+		close(sb->sync_write_fd);
 	free(sb);
 }
 

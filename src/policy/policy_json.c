@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int expect_type(json_t *value, json_type type, const char *key, const char *type_name,
@@ -188,6 +189,11 @@ int corral_policy_merge_json(corral_policy *p, const char *json_text, corral_err
 int corral_policy_merge_file(corral_policy *p, const char *path, corral_error *err)
 {
 	json_error_t jerr;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return error_set(err, CORRAL_ERR_USAGE, errno, "--profile %s", path);
+	if (S_ISDIR(st.st_mode))
+		return error_set(err, CORRAL_ERR_USAGE, EISDIR, "--profile %s", path);
 	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		if (access(path, R_OK) < 0)
