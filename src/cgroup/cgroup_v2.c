@@ -51,6 +51,8 @@ static int write_limits(const char *path, const struct cgroup_limits *l, corral_
 
 int cgv2_create_bare(struct cgroup_sandbox *cg, const char *path, corral_error *err)
 {
+	if (!path)
+		return error_set(err, CORRAL_ERR_INTERNAL, EINVAL, "cgroup path missing");
 	if (strlen(path) >= sizeof cg->v2_path)
 		return error_set(err, CORRAL_ERR_SETUP, ENAMETOOLONG, "mkdir %s", path);
 	if (mkdir(path, 0755) < 0)

@@ -63,7 +63,7 @@ static void explain_verbose(const corral_result *result)
 	        "output=%s disk=%s open_files=%s file_size=%s\n",
 	        e->memory, e->pids, e->cpus, e->timeout, e->cpu_time, e->output, e->disk,
 	        e->open_files, e->file_size);
-	if (e->weaker)
+	if (e->weaker[0])
 		fprintf(stderr, "corral: weaker limits: %s\n", e->weaker);
 	fprintf(stderr, "corral: %s after %llu ms\n", corral_status_name(result->status),
 	        (unsigned long long)(result->wall_ns / 1000000));

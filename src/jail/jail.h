@@ -80,7 +80,6 @@ struct corral_sandbox {
 	bool limit_hit;
 	enum corral_status limit_status;
 	corral_enforcement enforcement;
-	char weaker[256];
 };
 
 /* Wait for the sandbox, pumping output, enforcing the wall clock, CPU time,

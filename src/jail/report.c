@@ -88,7 +88,7 @@ static json_t *enforcement_json(const corral_enforcement *e)
 	json_object_set_new(o, "disk", str_or_null(e->disk));
 	json_object_set_new(o, "open_files", str_or_null(e->open_files));
 	json_object_set_new(o, "file_size", str_or_null(e->file_size));
-	json_object_set_new(o, "weaker", str_or_null(e->weaker));
+	json_object_set_new(o, "weaker", str_or_null(e->weaker[0] ? e->weaker : NULL));
 	return o;
 }
 

@@ -149,13 +149,12 @@ static void describe_enforcement(corral_sandbox *sb, const char *why_not)
 	LIMIT_BY(open_files, l->open_files, "rlimit");
 	LIMIT_BY(file_size, l->file_size, "rlimit");
 #undef LIMIT_BY
-	e->weaker = NULL;
+	e->weaker[0] = '\0';
 	if (!have_cg) {
-		snprintf(sb->weaker, sizeof sb->weaker,
+		snprintf(e->weaker, sizeof e->weaker,
 		         "%s: memory is limited per process (RLIMIT_DATA), pids per uid (RLIMIT_NPROC), "
 		         "CPU time per process (RLIMIT_CPU), and --cpus is not enforced",
 		         why_not ? why_not : "no usable cgroups");
-		e->weaker = sb->weaker;
 	}
 }
 
@@ -182,7 +181,7 @@ static int create_cgroup(corral_sandbox *sb, corral_error *err)
 	              cl.cpu_millis != CGROUP_UNLIMITED || sb->limits.cpu_time_ms != LIMIT_UNLIMITED;
 	if (!needed) {
 		describe_enforcement(sb, NULL);
-		sb->enforcement.weaker = NULL;
+		sb->enforcement.weaker[0] = '\0';
 		return 0;
 	}
 	if (cgroup_sandbox_create(name, &cl, &sb->cgroup, err) < 0)
