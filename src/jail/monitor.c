@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -244,6 +245,14 @@ int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
 	}
 	if (have_error) {
 		result->status = CORRAL_STATUS_SETUP_ERROR;
+		/* A kernel refusal while building the sandbox is usually the
+		 * host's policy (a container's seccomp profile, AppArmor, a
+		 * sysctl): point at the tool that names it. */
+		if (err && err->kind == CORRAL_ERR_SETUP &&
+		    (err->errnum == EPERM || err->errnum == EACCES || err->errnum == ENOSYS)) {
+			size_t len = strlen(err->message);
+			snprintf(err->message + len, sizeof err->message - len, " (see `corral check`)");
+		}
 		return -1;
 	}
 	if (!have_exit) {
