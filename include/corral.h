@@ -125,6 +125,14 @@ typedef struct corral_enforcement {
 
 #define CORRAL_USAGE_UNKNOWN UINT64_MAX
 
+/* What the policy refused, e.g. {"syscall", "ptrace", 3}. */
+#define CORRAL_DENIALS_MAX 32
+typedef struct corral_denial {
+	char kind[16];
+	char name[48];
+	uint64_t count;
+} corral_denial;
+
 typedef struct corral_result {
 	enum corral_status status;
 	int exit_code;       /* the command's exit code (EXITED) */
@@ -138,6 +146,8 @@ typedef struct corral_result {
 	uint64_t stdout_bytes;       /* bytes delivered to the caller */
 	uint64_t stderr_bytes;
 	corral_enforcement enforcement;
+	corral_denial denials[CORRAL_DENIALS_MAX];
+	size_t n_denials;
 } corral_result;
 
 /* Start `argv` under `policy`. The caller must not touch the sandbox's

@@ -65,6 +65,10 @@ static void explain_verbose(const corral_result *result)
 	        e->open_files, e->file_size);
 	if (e->weaker[0])
 		fprintf(stderr, "corral: weaker limits: %s\n", e->weaker);
+	for (size_t i = 0; i < result->n_denials; i++)
+		fprintf(stderr, "corral: denied %s %s (%llu time%s)\n", result->denials[i].kind,
+		        result->denials[i].name, (unsigned long long)result->denials[i].count,
+		        result->denials[i].count == 1 ? "" : "s");
 	fprintf(stderr, "corral: %s after %llu ms\n", corral_status_name(result->status),
 	        (unsigned long long)(result->wall_ns / 1000000));
 }

@@ -116,8 +116,16 @@ __attribute__((noreturn)) static void command_main(struct jail_context *ctx)
 	int abi = 0;
 	if (landlock_restrict(ctx->plan.grants, ctx->plan.n_grants, &abi, &err) < 0)
 		goto fail;
-	if (seccomp_program_install(ctx->seccomp, &err) < 0)
+	int listener = -1;
+	if (seccomp_program_install(ctx->seccomp, &listener, &err) < 0)
 		goto fail;
+	/* From here on a denied call waits for the supervisor's answer, so
+	 * hand it the listener first (sendmsg and close are allowed). */
+	if (listener >= 0) {
+		if (denials_send_listener(ctx->listener_sock, listener, &err) < 0)
+			goto fail;
+		close(listener);
+	}
 
 	/* Whatever the caller leaked to us stops at the sandbox's door. */
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {

@@ -17,6 +17,7 @@
 #define CORRAL_JAIL_JAIL_H
 
 #include "corral.h"
+#include "jail/denials.h"
 #include "jail/environment.h"
 #include "jail/idmap.h"
 #include "jail/mount_plan.h"
@@ -40,6 +41,7 @@ struct jail_context {
 	struct rlimit_plan rlimits;
 	int io_fds[3];     /* -1: inherit */
 	int sync_read_fd;  /* init waits here for its id maps */
+	int listener_sock; /* the command hands its seccomp listener over here */
 	int status_write_fd;
 };
 
@@ -67,6 +69,9 @@ struct corral_sandbox {
 	int status_read_fd;
 	int sync_write_fd;            /* held open so init can tell the supervisor is alive */
 	int signal_fd;                /* the caller's signalfd to forward, or -1 */
+	int listener_sock;            /* receives the seccomp listener, or -1 */
+	int listener_fd;              /* the seccomp listener once received, or -1 */
+	struct denial_log denials;
 	struct timespec started;
 	bool reaped;
 	int init_wait_status;

@@ -95,8 +95,8 @@ static void wait_loop(corral_sandbox *sb)
 	bool init_gone = false;
 	bool watch_cgroup = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
 	for (;;) {
-		struct pollfd fds[4];
-		int n = 0, i_pid = -1, i_out[2] = {-1, -1}, i_sig = -1;
+		struct pollfd fds[6];
+		int n = 0, i_pid = -1, i_out[2] = {-1, -1}, i_sig = -1, i_lsock = -1, i_listen = -1;
 		if (!init_gone) {
 			fds[n] = (struct pollfd){.fd = sb->pidfd, .events = POLLIN};
 			i_pid = n++;
@@ -110,6 +110,14 @@ static void wait_loop(corral_sandbox *sb)
 		if (sb->signal_fd >= 0 && !init_gone) {
 			fds[n] = (struct pollfd){.fd = sb->signal_fd, .events = POLLIN};
 			i_sig = n++;
+		}
+		if (!init_gone && sb->listener_sock >= 0) {
+			fds[n] = (struct pollfd){.fd = sb->listener_sock, .events = POLLIN};
+			i_lsock = n++;
+		}
+		if (!init_gone && sb->listener_fd >= 0) {
+			fds[n] = (struct pollfd){.fd = sb->listener_fd, .events = POLLIN};
+			i_listen = n++;
 		}
 		if (n == 0)
 			return;
@@ -141,6 +149,19 @@ static void wait_loop(corral_sandbox *sb)
 				pump(sb, w);
 		if (i_sig >= 0 && fds[i_sig].revents)
 			forward_signal(sb);
+		if (i_lsock >= 0 && fds[i_lsock].revents) {
+			sb->listener_fd = denials_receive_listener(sb->listener_sock);
+			close(sb->listener_sock);
+			sb->listener_sock = -1;
+		}
+		if (i_listen >= 0 && (fds[i_listen].revents & POLLIN) &&
+		    denials_answer(sb->listener_fd, &sb->denials) < 0) {
+			close(sb->listener_fd);
+			sb->listener_fd = -1;
+		} else if (i_listen >= 0 && (fds[i_listen].revents & (POLLHUP | POLLERR | POLLNVAL))) {
+			close(sb->listener_fd);
+			sb->listener_fd = -1;
+		}
 		/* Once init is gone every process of the sandbox is too; keep
 		 * draining the pipes to EOF. */
 		if (i_pid >= 0 && fds[i_pid].revents)
@@ -221,6 +242,7 @@ int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
 	}
 	collect_usage(sb, result);
 	result->enforcement = sb->enforcement;
+	denials_export(&sb->denials, result);
 	if (sb->cgroup) {
 		corral_error cg_err = {0};
 		int rc = cgroup_sandbox_destroy(sb->cgroup, &cg_err);

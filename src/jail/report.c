@@ -114,6 +114,12 @@ char *corral_result_to_json(const corral_result *r, const corral_policy *policy,
 	json_object_set_new(o, "stderr_bytes", json_integer((json_int_t)r->stderr_bytes));
 	json_object_set_new(o, "limits", limits_json(policy));
 	json_object_set_new(o, "enforcement", enforcement_json(&r->enforcement));
+	json_t *denials = json_array();
+	for (size_t i = 0; i < r->n_denials; i++)
+		json_array_append_new(denials, json_pack("{s:s, s:s, s:I}", "kind", r->denials[i].kind,
+		                                         "name", r->denials[i].name, "count",
+		                                         (json_int_t)r->denials[i].count));
+	json_object_set_new(o, "denials", denials);
 	json_object_set_new(o, "error", failed && err ? json_string(err->message) : json_null());
 	char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
 	json_decref(o);

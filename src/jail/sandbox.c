@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -77,6 +78,7 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 	ctx->io_fds[0] = ctx->io_fds[1] = ctx->io_fds[2] = -1;
 	ctx->sync_read_fd = -1;
 	ctx->status_write_fd = -1;
+	ctx->listener_sock = -1;
 	if (!argv || !argv[0] || !argv[0][0])
 		return error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 	if (jail_ids_init(&ctx->ids, policy, err) < 0)
@@ -85,7 +87,7 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 		return -1;
 	if (environment_build(&ctx->env, policy, err) < 0)
 		goto fail;
-	struct seccomp_options opts = {0};
+	struct seccomp_options opts = {.notify_denials = true};
 	if (seccomp_program_build(&opts, &ctx->seccomp, err) < 0)
 		goto fail;
 	if (ctx->ids.root_mode) {
@@ -222,6 +224,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 {
 	struct jail_context ctx;
 	int sync_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_out[2] = {-1, -1};
+	int listener_pair[2] = {-1, -1};
 	int pidfd = -1;
 	corral_sandbox *sb = NULL;
 	int rc = -1;
@@ -236,6 +239,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	}
 	sb->pidfd = sb->status_read_fd = sb->sync_write_fd = -1;
 	sb->sentinel.fd = -1;
+	sb->listener_sock = sb->listener_fd = -1;
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
@@ -245,10 +249,12 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	                  cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE);
 	if (setup_output(sb, &ctx, io, child_out, err) < 0)
 		goto cleanup;
-	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
+	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener_pair) < 0) {
 		error_errno(err, "pipe");
 		goto cleanup;
 	}
+	ctx.listener_sock = listener_pair[1];
 	ctx.sync_read_fd = sync_pipe[0];
 	ctx.status_write_fd = status_pipe[1];
 	clock_gettime(CLOCK_MONOTONIC, &sb->started);
@@ -260,6 +266,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	if (pid == 0) {
 		close(sync_pipe[1]);
 		close(status_pipe[0]);
+		close(listener_pair[0]);
 		for (int i = 0; i < 2; i++)
 			if (sb->pump_fds[i] >= 0)
 				close(sb->pump_fds[i]);
@@ -278,6 +285,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	}
 	sb->status_read_fd = steal_fd(&status_pipe[0]);
 	sb->sync_write_fd = steal_fd(&sync_pipe[1]);
+	sb->listener_sock = steal_fd(&listener_pair[0]);
 	*out = steal_pointer(&sb);
 	rc = 0;
 cleanup:
@@ -288,6 +296,8 @@ cleanup:
 			close(status_pipe[i]);
 		if (child_out[i] >= 0)
 			close(child_out[i]);
+		if (listener_pair[i] >= 0)
+			close(listener_pair[i]);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
@@ -336,6 +346,10 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->status_read_fd);
 	if (sb->sync_write_fd >= 0)
 		close(sb->sync_write_fd);
+	if (sb->listener_sock >= 0)
+		close(sb->listener_sock);
+	if (sb->listener_fd >= 0)
+		close(sb->listener_fd);
 	free(sb);
 }
 

@@ -194,6 +194,7 @@ struct seccomp_program {
 	/* [0]: the allowlist, [1]: the ioctl denylist. Installed in this
 	 * order. */
 	struct sock_fprog filters[2];
+	bool notify;  /* filters[0] refuses through a listener */
 };
 
 static bool unified_numbering(void)
@@ -494,7 +495,9 @@ int seccomp_program_build(const struct seccomp_options *options, struct seccomp_
 	struct seccomp_program *program = calloc(1, sizeof *program);
 	if (!program)
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "seccomp program");
-	if (compile_filter(SCMP_ACT_ERRNO(EPERM), build_allowlist, "allowlist",
+	program->notify = options && options->notify_denials;
+	if (compile_filter(program->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM),
+	                   build_allowlist, "allowlist",
 	                   &program->filters[0], err) < 0 ||
 	    compile_filter(SCMP_ACT_ALLOW, build_ioctl_denylist, "ioctl",
 	                   &program->filters[1], err) < 0) {
@@ -505,14 +508,23 @@ int seccomp_program_build(const struct seccomp_options *options, struct seccomp_
 	return 0;
 }
 
-int seccomp_program_install(const struct seccomp_program *program, corral_error *err)
+int seccomp_program_install(const struct seccomp_program *program, int *listener_fd,
+                            corral_error *err)
 {
+	if (listener_fd)
+		*listener_fd = -1;
 	if (!program)
 		return error_set(err, CORRAL_ERR_INTERNAL, 0, "seccomp filter: not built");
 	for (size_t i = 0; i < sizeof program->filters / sizeof program->filters[0]; i++) {
-		/* seccomp(2) does not write through the pointer. */
+		/* seccomp(2) does not write through the pointer. Only one
+		 * filter of a chain may have a listener: the allowlist's. */
 		struct sock_fprog prog = program->filters[i];
-		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) {
+		bool listen = i == 0 && program->notify && listener_fd;
+		long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		                  listen ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, &prog);
+		if (rc >= 0 && listen)
+			*listener_fd = (int)rc;
+		if (rc < 0) {
 			int e = errno;
 			if (e == EACCES)
 				return error_set(err, CORRAL_ERR_SETUP, e,

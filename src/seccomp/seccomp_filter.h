@@ -18,14 +18,20 @@ struct seccomp_program;
 struct seccomp_options {
 	/* Reserved for later policies (e.g. allowing nested user namespaces). */
 	bool allow_nested_userns;
+	/* Refuse denied calls through a user-notification listener instead of
+	 * a plain EPERM, so the supervisor can record what was denied; the
+	 * supervisor answers each with EPERM (src/jail/denials.c). */
+	bool notify_denials;
 };
 
 /* Compile the default policy. */
 int seccomp_program_build(const struct seccomp_options *options, struct seccomp_program **out,
                           corral_error *err);
 /* Install in the calling thread; needs no_new_privs already set.
- * Allocation-free: safe in a cloned child. */
-int seccomp_program_install(const struct seccomp_program *program, corral_error *err);
+ * With notify_denials, *listener_fd receives the notification listener
+ * (else -1). Allocation-free: safe in a cloned child. */
+int seccomp_program_install(const struct seccomp_program *program, int *listener_fd,
+                            corral_error *err);
 void seccomp_program_free(struct seccomp_program *program);
 
 /* Number of BPF instructions (for tests and -v output). */

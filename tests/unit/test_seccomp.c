@@ -105,7 +105,7 @@ static struct outcome run_probe(probe_fn fn, bool filtered)
 			corral_error err = {0};
 			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 				_exit(100);
-			if (seccomp_program_install(program, &err) < 0) {
+			if (seccomp_program_install(program, NULL, &err) < 0) {
 				fprintf(stderr, "# %s\n", err.message);
 				_exit(101);
 			}
@@ -856,7 +856,7 @@ static void test_api(void)
 	CHECK(err.kind == CORRAL_ERR_USAGE);
 	CHECK(strstr(err.message, "seccomp") != NULL);
 
-	CHECK(seccomp_program_install(NULL, &err) == -1);
+	CHECK(seccomp_program_install(NULL, NULL, &err) == -1);
 	CHECK(seccomp_program_length(NULL) == 0);
 	seccomp_program_free(NULL);
 
