@@ -219,6 +219,12 @@ int cgv1_kill(struct cgroup_sandbox *cg, corral_error *err)
 {
 	const char *freezer = cg->v1[CGV1_FREEZER].primary ? cg->v1[CGV1_FREEZER].path : NULL;
 	size_t n = 0;
+	/* The usual case: the sandbox is already gone. Reading the lists
+	 * (and killing whatever they name) costs far less than a freeze. */
+	if (kill_all_listed(cg, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
 	if (freezer) {
 		/* Frozen, nobody forks while the lists are read. If freezing
 		 * does not complete in time (a task stuck in the kernel), go on:
