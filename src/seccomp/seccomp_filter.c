@@ -195,7 +195,12 @@ struct seccomp_program {
 	 * order. */
 	struct sock_fprog filters[2];
 	bool notify;  /* filters[0] refuses through a listener */
+	bool owned;   /* the instructions are malloc'd (not the prebuilt arrays) */
 };
+
+#ifdef CORRAL_SECCOMP_PREBUILT
+#include "seccomp_prebuilt.h"
+#endif
 
 static bool unified_numbering(void)
 {
@@ -487,6 +492,49 @@ static int compile_filter(uint32_t default_action, filter_builder build, const c
 int seccomp_program_build(const struct seccomp_options *options, struct seccomp_program **out,
                           corral_error *err)
 {
+#ifdef CORRAL_SECCOMP_PREBUILT
+	/* The default policy was compiled at build time by this very code
+	 * (seccomp-generate); use it when it fits the running architecture. */
+	bool notify = options && options->notify_denials;
+	if (!(options && options->allow_nested_userns) && notify == SECCOMP_PREBUILT_NOTIFY &&
+	    seccomp_arch_native() == SECCOMP_PREBUILT_ARCH) {
+		struct seccomp_program *program = calloc(1, sizeof *program);
+		if (!program)
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "seccomp program");
+		program->notify = notify;
+		program->filters[0] = (struct sock_fprog){
+			.len = sizeof seccomp_prebuilt_allowlist / sizeof seccomp_prebuilt_allowlist[0],
+			.filter = (struct sock_filter *)seccomp_prebuilt_allowlist};
+		program->filters[1] = (struct sock_fprog){
+			.len = sizeof seccomp_prebuilt_ioctl / sizeof seccomp_prebuilt_ioctl[0],
+			.filter = (struct sock_filter *)seccomp_prebuilt_ioctl};
+		*out = program;
+		return 0;
+	}
+#endif
+	return seccomp_program_compile(options, out, err);
+}
+
+int seccomp_program_write_c(const struct seccomp_program *program, FILE *out)
+{
+	static const char *const names[] = {"seccomp_prebuilt_allowlist", "seccomp_prebuilt_ioctl"};
+	fprintf(out, "/* Generated at build time by seccomp-generate: do not edit. */\n");
+	fprintf(out, "#define SECCOMP_PREBUILT_ARCH 0x%08xu\n", seccomp_arch_native());
+	fprintf(out, "#define SECCOMP_PREBUILT_NOTIFY %d\n", program->notify ? 1 : 0);
+	for (size_t f = 0; f < 2; f++) {
+		fprintf(out, "static const struct sock_filter %s[] = {\n", names[f]);
+		for (size_t i = 0; i < program->filters[f].len; i++) {
+			const struct sock_filter *in = &program->filters[f].filter[i];
+			fprintf(out, "\t{0x%04x, %u, %u, 0x%08xu},\n", in->code, in->jt, in->jf, in->k);
+		}
+		fprintf(out, "};\n");
+	}
+	return ferror(out) ? -1 : 0;
+}
+
+int seccomp_program_compile(const struct seccomp_options *options, struct seccomp_program **out,
+                            corral_error *err)
+{
 	*out = NULL;
 	if (options && options->allow_nested_userns)
 		return error_set(err, CORRAL_ERR_USAGE, 0,
@@ -496,6 +544,7 @@ int seccomp_program_build(const struct seccomp_options *options, struct seccomp_
 	if (!program)
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "seccomp program");
 	program->notify = options && options->notify_denials;
+	program->owned = true;
 	if (compile_filter(program->notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(EPERM),
 	                   build_allowlist, "allowlist",
 	                   &program->filters[0], err) < 0 ||
@@ -541,7 +590,8 @@ void seccomp_program_free(struct seccomp_program *program)
 {
 	if (!program)
 		return;
-	for (size_t i = 0; i < sizeof program->filters / sizeof program->filters[0]; i++)
+	for (size_t i = 0; program->owned && i < sizeof program->filters / sizeof program->filters[0];
+	     i++)
 		free(program->filters[i].filter);
 	free(program);
 }
@@ -554,4 +604,17 @@ size_t seccomp_program_length(const struct seccomp_program *program)
 	for (size_t i = 0; i < sizeof program->filters / sizeof program->filters[0]; i++)
 		n += program->filters[i].len;
 	return n;
+}
+
+bool seccomp_program_equal(const struct seccomp_program *a, const struct seccomp_program *b)
+{
+	if (!a || !b || a->notify != b->notify)
+		return false;
+	for (size_t i = 0; i < sizeof a->filters / sizeof a->filters[0]; i++) {
+		if (a->filters[i].len != b->filters[i].len ||
+		    memcmp(a->filters[i].filter, b->filters[i].filter,
+		           a->filters[i].len * sizeof(struct sock_filter)) != 0)
+			return false;
+	}
+	return true;
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct seccomp_program;
 
@@ -33,6 +34,16 @@ int seccomp_program_build(const struct seccomp_options *options, struct seccomp_
 int seccomp_program_install(const struct seccomp_program *program, int *listener_fd,
                             corral_error *err);
 void seccomp_program_free(struct seccomp_program *program);
+
+/* Compile with libseccomp regardless of any prebuilt program (the build-time
+ * generator and tests use this). */
+int seccomp_program_compile(const struct seccomp_options *options, struct seccomp_program **out,
+                            corral_error *err);
+/* Emit the program as C arrays for seccomp_prebuilt.h. */
+int seccomp_program_write_c(const struct seccomp_program *program, FILE *out);
+
+/* Same instructions in the same order (tests: prebuilt == compiled). */
+bool seccomp_program_equal(const struct seccomp_program *a, const struct seccomp_program *b);
 
 /* Number of BPF instructions (for tests and -v output). */
 size_t seccomp_program_length(const struct seccomp_program *program);

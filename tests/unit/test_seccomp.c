@@ -866,10 +866,30 @@ static void test_api(void)
 	CHECK(n <= 2 * 4096);
 }
 
+/* The program embedded at build time is exactly what libseccomp compiles
+ * now from the same policy. */
+static void test_prebuilt_matches_compiled(void)
+{
+	corral_error err = {0};
+	struct seccomp_options opts = {.notify_denials = true};
+	struct seccomp_program *prebuilt = NULL, *compiled = NULL;
+	CHECK(seccomp_program_build(&opts, &prebuilt, &err) == 0);
+	CHECK(seccomp_program_compile(&opts, &compiled, &err) == 0);
+	CHECK(seccomp_program_equal(prebuilt, compiled));
+	struct seccomp_options plain = {0};
+	struct seccomp_program *eperm = NULL;
+	CHECK(seccomp_program_compile(&plain, &eperm, &err) == 0);
+	CHECK(!seccomp_program_equal(prebuilt, eperm));
+	seccomp_program_free(prebuilt);
+	seccomp_program_free(compiled);
+	seccomp_program_free(eperm);
+}
+
 int main(void)
 {
 	if (prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0 && errno == EINVAL)
 		SKIP_ALL("kernel without seccomp");
+	test_prebuilt_matches_compiled();
 
 	corral_error err = {0};
 	struct seccomp_options opts = {0};
