@@ -12,6 +12,8 @@
 #include "corral.h"
 #include "corral_config.h"
 #include "landlock/landlock_fs.h"
+#include "util/fileutil.h"
+#include "util/strings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,7 +94,8 @@ static long read_long_file(const char *path)
 	return v;
 }
 
-static int write_file(const char *path, const char *text)
+/* /proc files: no O_CREAT or O_TRUNC, one write. */
+static int write_proc_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -108,36 +111,6 @@ static int write_file(const char *path, const char *text)
 	return 0;
 }
 
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return false;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-static bool read_full(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-	while (len > 0) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 static void reap(pid_t pid)
 {
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -146,15 +119,6 @@ static void reap(pid_t pid)
 
 /* snprintf for messages that may be cut at the buffer's end (a report line,
  * a blocker): truncation is accepted there, not a bug. */
-static void set(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set(char *dst, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(dst, size, fmt, ap);
-	va_end(ap);
-}
-
 /* Append ", item" (or "item" when empty) to a comma-separated list. */
 static void list_append(char *list, size_t size, const char *item)
 {
@@ -211,7 +175,7 @@ static bool in_container(char *what, size_t size)
 }
 
 /* The initial user namespace maps all of 0..2^32-2 onto itself. */
-static bool in_initial_userns(void)
+bool host_in_initial_userns(void)
 {
 	char buf[256];
 	unsigned long inside, outside, count;
@@ -221,7 +185,7 @@ static bool in_initial_userns(void)
 	       outside == 0 && count == 4294967295UL;
 }
 
-static bool kernel_at_least(const char *release, int major, int minor)
+bool host_kernel_at_least(const char *release, int major, int minor)
 {
 	int ma = 0, mi = 0;
 	if (sscanf(release, "%d.%d", &ma, &mi) < 2)
@@ -318,9 +282,9 @@ static void probe_userns(struct userns_report *report)
 		if (unshare(CLONE_NEWUSER) < 0) {
 			r.stage = STAGE_UNSHARE_USER;
 			r.err = errno;
-		} else if ((write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT) ||
-		           write_file("/proc/self/uid_map", uid_map) < 0 ||
-		           write_file("/proc/self/gid_map", gid_map) < 0) {
+		} else if ((write_proc_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT) ||
+		           write_proc_file("/proc/self/uid_map", uid_map) < 0 ||
+		           write_proc_file("/proc/self/gid_map", gid_map) < 0) {
 			r.stage = STAGE_ID_MAPS;
 			r.err = errno;
 		} else if (unshare(CLONE_NEWNS) < 0) {
@@ -333,11 +297,11 @@ static void probe_userns(struct userns_report *report)
 			r.stage = STAGE_OK;
 			try_new_mount_api(&r.open_tree_err, &r.setattr_err);
 		}
-		_exit(write_all(fds[1], (const char *)&r, sizeof r) ? 0 : 1);
+		_exit(write_all(fds[1], &r, sizeof r) == 0 ? 0 : 1);
 	}
 	close(fds[1]);
 	struct userns_report r;
-	if (read_full(fds[0], &r, sizeof r))
+	if (read_full(fds[0], &r, sizeof r) == (ssize_t)sizeof r)
 		*report = r;
 	close(fds[0]);
 	reap(pid);
@@ -381,22 +345,22 @@ static void describe_userns_blocker(const struct userns_report *r, bool is_root,
 		         "granting corral \"userns,\"");
 	} else if ((e == EPERM || e == ENOSYS || e == EACCES) && seccomp_mode == 2) {
 		if (contained)
-			set(buf, size,
+			string_set(buf, size,
 			    "%s's seccomp profile blocks %s (%s); run the container with --security-opt "
 			    "seccomp=unconfined or a profile allowing unshare/clone of namespaces",
 			    container, stage_name(r->stage), strerror(e));
 		else
-			set(buf, size,
+			string_set(buf, size,
 			    "a seccomp filter blocks %s (%s); in a container run it with "
 			    "--security-opt seccomp=unconfined, under systemd drop RestrictNamespaces=",
 			    stage_name(r->stage), strerror(e));
 	} else if ((e == EPERM || e == EACCES) && contained) {
-		set(buf, size,
+		string_set(buf, size,
 		    "%s refuses %s (%s): its AppArmor/SELinux profile or dropped capabilities; run "
 		    "the container with --security-opt apparmor=unconfined, or --privileged",
 		    container, stage_name(r->stage), strerror(e));
 	} else {
-		set(buf, size,
+		string_set(buf, size,
 		    "%s fails (%s), probably a security module (AppArmor, SELinux), a seccomp filter "
 		    "or a chroot; look for the denial in the kernel log (dmesg)",
 		    stage_name(r->stage), strerror(e));
@@ -445,15 +409,15 @@ static bool probe_idmapped_mounts(void)
 	close(hold[0]);
 	hold[0] = -1;
 	char status = 0;
-	if (!read_full(ready[0], &status, 1) || status != 1)
+	if (read_full(ready[0], &status, 1) != 1 || status != 1)
 		goto out;
 
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-	if (write_file(path, "0 1879048192 65536\n") < 0)
+	if (write_proc_file(path, "0 1879048192 65536\n") < 0)
 		goto out;
 	snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
-	if (write_file(path, "0 1879048192 65536\n") < 0)
+	if (write_proc_file(path, "0 1879048192 65536\n") < 0)
 		goto out;
 	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -612,7 +576,7 @@ static void probe_cgroups(struct host_caps *caps)
 
 /* Whether this process may create cgroups: its own cgroup2 cgroup (v2) or
  * the memory/pids v1 hierarchies are writable. */
-static bool cgroup_writable(const struct host_caps *caps)
+bool host_cgroup_writable(const struct host_caps *caps)
 {
 	if (caps->cgroup_mode == CGROUP_MODE_V2) {
 		char cg[4096], path[4600];
@@ -770,290 +734,3 @@ void host_explain_namespace_failure(int errnum, char *buf, size_t size)
 
 /* ---- the report ----------------------------------------------------------- */
 
-static const char *cgroup_mode_name(enum cgroup_mode mode)
-{
-	switch (mode) {
-	case CGROUP_MODE_V1:
-		return "v1";
-	case CGROUP_MODE_HYBRID:
-		return "hybrid";
-	case CGROUP_MODE_V2:
-		return "v2";
-	default:
-		return "none";
-	}
-}
-
-static bool corral_can_run(const struct host_caps *caps)
-{
-	return caps->user_namespaces && caps->seccomp && caps->new_mount_api;
-}
-
-/* The findings, each with what corral does about it and the fix. */
-struct finding {
-	const char *feature;
-	bool ok;
-	char status[640];     /* what follows "feature: " */
-	char fix[384];        /* empty when nothing to do */
-};
-
-enum {
-	F_KERNEL,
-	F_RUNNING_AS,
-	F_USERNS,
-	F_MOUNT_API,
-	F_SECCOMP,
-	F_LANDLOCK,
-	F_CGROUPS,
-	F_OVERLAYFS,
-	F_IDMAP,
-	F_COUNT,
-};
-
-#define SET(field, ...) set((field), sizeof(field), __VA_ARGS__)
-
-static void build_findings(const struct host_caps *caps, struct finding *f)
-{
-	memset(f, 0, sizeof *f * F_COUNT);
-
-	f[F_KERNEL] = (struct finding){.feature = "kernel", .ok = true};
-	SET(f[F_KERNEL].status, "%s", caps->kernel_release[0] ? caps->kernel_release : "unknown");
-
-	f[F_RUNNING_AS] = (struct finding){.feature = "running as", .ok = true};
-	if (caps->is_root)
-		SET(f[F_RUNNING_AS].status, "root (sandbox ids map to an unprivileged host range)");
-	else
-		SET(f[F_RUNNING_AS].status,
-		    "unprivileged user (rootless: the sandbox user maps to you)");
-
-	f[F_USERNS] = (struct finding){.feature = "user namespaces", .ok = caps->user_namespaces};
-	if (caps->user_namespaces) {
-		SET(f[F_USERNS].status, "yes");
-	} else {
-		/* The blocker reads "cause; fix". */
-		const char *sep = strstr(caps->userns_blocker, "; ");
-		int cause_len = sep ? (int)(sep - caps->userns_blocker)
-		                    : (int)strlen(caps->userns_blocker);
-		SET(f[F_USERNS].status, "no — corral cannot build a sandbox: %.*s", cause_len,
-		    caps->userns_blocker);
-		const char *fix = sep ? sep + 2 : "see docs/host-check.md";
-		static const char *const prefixes[] = {"enable with: ", "raise it with: ", "fix: "};
-		for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
-			if (strncmp(fix, prefixes[i], strlen(prefixes[i])) == 0)
-				fix += strlen(prefixes[i]);
-		SET(f[F_USERNS].fix, "%s", fix);
-	}
-
-	f[F_MOUNT_API] = (struct finding){.feature = "new mount API", .ok = caps->new_mount_api};
-	if (caps->new_mount_api) {
-		SET(f[F_MOUNT_API].status, "yes");
-	} else {
-		SET(f[F_MOUNT_API].status,
-		    "no — corral cannot build a sandbox (it needs open_tree, move_mount and "
-		    "mount_setattr)");
-		SET(f[F_MOUNT_API].fix, "use a kernel >= 5.12");
-	}
-
-	f[F_SECCOMP] = (struct finding){.feature = "seccomp", .ok = caps->seccomp};
-	if (caps->seccomp) {
-		SET(f[F_SECCOMP].status, "yes");
-	} else {
-		SET(f[F_SECCOMP].status,
-		    "no — corral refuses to run without its system call filter");
-		SET(f[F_SECCOMP].fix, "use a kernel built with CONFIG_SECCOMP_FILTER");
-	}
-
-	f[F_LANDLOCK] = (struct finding){.feature = "landlock", .ok = caps->landlock_abi > 0};
-	if (caps->landlock_abi > 0) {
-		SET(f[F_LANDLOCK].status, "ABI %d%s", caps->landlock_abi,
-		    caps->landlock_abi < 6 ? " (signal and abstract socket scoping need ABI 6)"
-		                           : "");
-	} else {
-		SET(f[F_LANDLOCK].status,
-		    "not available — corral runs without its second filesystem wall; mounts and "
-		    "seccomp still apply");
-		SET(f[F_LANDLOCK].fix,
-		    "use a kernel >= 5.13 with CONFIG_SECURITY_LANDLOCK and \"landlock\" in the "
-		    "lsm= boot parameter");
-	}
-
-	f[F_CGROUPS] = (struct finding){.feature = "cgroups"};
-	bool writable = cgroup_writable(caps);
-	const char *how = writable ? "" : " (not writable by you)";
-	switch (caps->cgroup_mode) {
-	case CGROUP_MODE_V2:
-		f[F_CGROUPS].ok = writable;
-		SET(f[F_CGROUPS].status, "v2 (%s)%s — %s",
-		    caps->cgroup_v2_controllers[0] ? caps->cgroup_v2_controllers : "no controllers",
-		    how,
-		    writable ? "corral uses a child of its own cgroup"
-		             : "corral falls back to rlimits (per process, not per sandbox)");
-		if (!writable)
-			SET(f[F_CGROUPS].fix,
-			    "run corral in a delegated cgroup: systemd-run --user --scope -p "
-			    "Delegate=yes corral ...");
-		break;
-	case CGROUP_MODE_V1:
-	case CGROUP_MODE_HYBRID:
-		f[F_CGROUPS].ok = writable;
-		if (caps->cgroup_mode == CGROUP_MODE_V1)
-			SET(f[F_CGROUPS].status, "v1 (%s)%s — %s", caps->cgroup_v1_controllers, how,
-			    writable ? "corral uses the v1 hierarchies"
-			             : "corral falls back to rlimits (per process, not per sandbox)");
-		else
-			SET(f[F_CGROUPS].status,
-			    "hybrid: v1 (%s), cgroup2 at /sys/fs/cgroup/unified (%s)%s — %s",
-			    caps->cgroup_v1_controllers,
-			    caps->cgroup_v2_controllers[0] ? caps->cgroup_v2_controllers
-			                                   : "no controllers",
-			    how,
-			    writable ? "corral uses the v1 hierarchies"
-			             : "corral falls back to rlimits (per process, not per sandbox)");
-		if (!writable)
-			SET(f[F_CGROUPS].fix,
-			    "run corral as root, or have the administrator delegate a v1 subtree "
-			    "(chown) to you; better: boot with the unified hierarchy "
-			    "(systemd.unified_cgroup_hierarchy=1) and use systemd-run --user --scope "
-			    "-p Delegate=yes corral ...");
-		break;
-	default:
-		SET(f[F_CGROUPS].status,
-		    "none — corral falls back to rlimits (per process, not per sandbox)");
-		SET(f[F_CGROUPS].fix, "mount cgroup2 on /sys/fs/cgroup");
-		break;
-	}
-
-	bool unpriv_overlay = kernel_at_least(caps->kernel_release, 5, 11);
-	f[F_OVERLAYFS] = (struct finding){.feature = "overlayfs", .ok = caps->overlayfs};
-	if (caps->overlayfs) {
-		SET(f[F_OVERLAYFS].status, "yes%s",
-		    unpriv_overlay || caps->is_root
-		            ? ""
-		            : " (root only: unprivileged overlay mounts need kernel >= 5.11)");
-	} else {
-		SET(f[F_OVERLAYFS].status,
-		    "no — corral cannot offer an overlay root; plain bind mounts still work");
-		SET(f[F_OVERLAYFS].fix, "modprobe overlay");
-	}
-
-	f[F_IDMAP] = (struct finding){.feature = "idmapped mounts", .ok = caps->idmapped_mounts};
-	if (caps->idmapped_mounts) {
-		SET(f[F_IDMAP].status, "yes");
-	} else if (!caps->is_root) {
-		f[F_IDMAP].ok = true;
-		SET(f[F_IDMAP].status,
-		    "not tested (needs root; rootless corral does not use them)");
-	} else {
-		SET(f[F_IDMAP].status,
-		    "no — writable binds of host directories show host ids inside the sandbox "
-		    "(files created there belong to the sandbox's host id range)");
-		if (!caps->user_namespaces)
-			SET(f[F_IDMAP].fix, "they need user namespaces (see above)");
-		else if (!kernel_at_least(caps->kernel_release, 6, 3))
-			SET(f[F_IDMAP].fix, "use a kernel >= 6.3 (idmapped tmpfs and most filesystems)");
-		else if (!in_initial_userns())
-			SET(f[F_IDMAP].fix,
-			    "run corral as root of the host, not inside a user namespace");
-		else
-			SET(f[F_IDMAP].fix,
-			    "check for a security module or seccomp filter refusing mount_setattr");
-	}
-}
-
-static int print_text(int fd, const struct host_caps *caps, const struct finding *f)
-{
-	char line[1536];
-	int n = snprintf(line, sizeof line, "corral %s host check\n", CORRAL_VERSION);
-	if (!write_all(fd, line, (size_t)n))
-		return -1;
-	for (int i = 0; i < F_COUNT; i++) {
-		n = snprintf(line, sizeof line, "%s: %s\n", f[i].feature, f[i].status);
-		if (n >= (int)sizeof line)
-			n = (int)sizeof line - 1;
-		if (!write_all(fd, line, (size_t)n))
-			return -1;
-		if (f[i].fix[0]) {
-			n = snprintf(line, sizeof line, "    fix: %s\n", f[i].fix);
-			if (n >= (int)sizeof line)
-				n = (int)sizeof line - 1;
-			if (!write_all(fd, line, (size_t)n))
-				return -1;
-		}
-	}
-	n = snprintf(line, sizeof line, "%s\n",
-	             corral_can_run(caps)
-	                     ? "result: corral can run here"
-	                     : "result: corral cannot run here (it needs user namespaces, "
-	                       "seccomp and the new mount API)");
-	return write_all(fd, line, (size_t)n) ? 0 : -1;
-}
-
-/* "a, b, c" → ["a", "b", "c"] */
-static json_t *json_list(const char *list)
-{
-	json_t *arr = json_array();
-	if (!arr)
-		return NULL;
-	char copy[256];
-	snprintf(copy, sizeof copy, "%s", list);
-	char *save = NULL;
-	for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
-		json_array_append_new(arr, json_string(tok));
-	return arr;
-}
-
-static int print_json(int fd, const struct host_caps *caps, const struct finding *f)
-{
-	json_t *missing = json_array();
-	if (!missing)
-		return -1;
-	for (int i = 0; i < F_COUNT; i++) {
-		if (f[i].ok)
-			continue;
-		json_array_append_new(missing, json_pack("{s:s, s:s, s:s?}", "feature", f[i].feature,
-		                                         "status", f[i].status, "fix",
-		                                         f[i].fix[0] ? f[i].fix : NULL));
-	}
-	json_t *root = json_pack(
-		"{s:s, s:s, s:s, s:b, s:b, s:s?, s:b, s:i, s:b, s:b, s:b, s:b, s:b, s:s, s:o, s:o, "
-		"s:b, s:o}",
-		"version", CORRAL_VERSION,
-		"kernel", caps->kernel_release,
-		"running_as", caps->is_root ? "root" : "user",
-		"can_run", corral_can_run(caps),
-		"user_namespaces", caps->user_namespaces,
-		"user_namespaces_blocker", caps->user_namespaces ? NULL : caps->userns_blocker,
-		"new_mount_api", caps->new_mount_api,
-		"landlock_abi", caps->landlock_abi,
-		"seccomp", caps->seccomp,
-		"overlayfs", caps->overlayfs,
-		"overlayfs_unprivileged",
-		caps->overlayfs && kernel_at_least(caps->kernel_release, 5, 11),
-		"idmapped_mounts", caps->idmapped_mounts,
-		"idmapped_mounts_tested", caps->is_root,
-		"cgroup_mode", cgroup_mode_name(caps->cgroup_mode),
-		"cgroup_v1_controllers", json_list(caps->cgroup_v1_controllers),
-		"cgroup_v2_controllers", json_list(caps->cgroup_v2_controllers),
-		"cgroup_writable", cgroup_writable(caps),
-		"missing", missing);
-	if (!root)
-		return -1;
-	int rc = json_dumpfd(root, fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(root);
-	if (rc < 0 || !write_all(fd, "\n", 1))
-		return -1;
-	return 0;
-}
-
-int corral_host_check_print(int fd, bool json)
-{
-	struct host_caps caps;
-	host_caps_probe(&caps);
-	struct finding findings[F_COUNT];
-	build_findings(&caps, findings);
-	if (json)
-		print_json(fd, &caps, findings);
-	else
-		print_text(fd, &caps, findings);
-	return corral_can_run(&caps) ? 0 : 1;
-}

@@ -34,6 +34,11 @@ struct host_caps {
 /* Fill `caps`; never fails (unknown features are reported as missing). */
 void host_caps_probe(struct host_caps *caps);
 
+/* Shared by the probe and the report (host_report.c). */
+bool host_cgroup_writable(const struct host_caps *caps);
+bool host_in_initial_userns(void);
+bool host_kernel_at_least(const char *release, int major, int minor);
+
 /* One line naming the likely cause when creating a sandbox's namespaces
  * failed with `errnum`, ending with "(see `corral check`)". */
 void host_explain_namespace_failure(int errnum, char *buf, size_t size);

@@ -1,6 +1,8 @@
 #include "util/strings.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,4 +71,12 @@ int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+void string_set(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
 }

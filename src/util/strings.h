@@ -18,6 +18,10 @@ bool env_name_is_valid(const char *name, size_t len);
 /* RFC 1123 label list, at most 64 bytes. */
 bool hostname_is_valid(const char *name);
 
+/* snprintf into a fixed buffer where truncation is acceptable (messages,
+ * reports); never fails. */
+void string_set(char *dst, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Parse a decimal unsigned integer no larger than `max`; whole string. */
 int parse_uint(const char *s, unsigned long long max, unsigned long long *out);
 
