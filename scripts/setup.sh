@@ -10,6 +10,8 @@ packages=(
   # tests and the workloads they run inside the sandbox
   python3 python3-pytest python3-numpy python3-pandas python3-matplotlib
   nodejs make git sqlite3 util-linux iproute2 procps
+  # security verification: fuzzers (clang's libFuzzer), static analysis, valgrind
+  clang libclang-rt-14-dev cppcheck clang-tidy valgrind
   # benchmarks
   bubblewrap hyperfine
 )
