@@ -156,14 +156,14 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
                          corral_sandbox **out, corral_error *err);
 /* A pidfd for the sandbox's supervisor side: becomes readable when the
  * sandbox has finished (then call corral_sandbox_wait). */
-int corral_sandbox_pollfd(const corral_sandbox *sandbox);
+int corral_sandbox_pollfd(const corral_sandbox *sb);
 /* Deliver `sig` to the sandboxed command (forwarded by corral's init). */
-int corral_sandbox_signal(corral_sandbox *sandbox, int sig, corral_error *err);
+int corral_sandbox_signal(corral_sandbox *sb, int sig, corral_error *err);
 /* Wait for the command to finish; every process of the sandbox is gone when
  * this returns. */
-int corral_sandbox_wait(corral_sandbox *sandbox, corral_result *result, corral_error *err);
+int corral_sandbox_wait(corral_sandbox *sb, corral_result *result, corral_error *err);
 /* Kills the sandbox if it still runs, and releases everything. */
-void corral_sandbox_free(corral_sandbox *sandbox);
+void corral_sandbox_free(corral_sandbox *sb);
 
 /* start + wait */
 int corral_run(const corral_policy *policy, char *const argv[], const corral_io *io,

@@ -646,7 +646,7 @@ static void finish_explanation(char *buf, size_t size, const char *cause)
 		return;
 	size_t suffix = strlen(SEE_CHECK);
 	if (size <= suffix + 1) {
-		snprintf(buf, size, "%s", SEE_CHECK + 1);
+		snprintf(buf, size, "%s", &SEE_CHECK[1]);
 		return;
 	}
 	size_t room = size - suffix - 1;

@@ -154,13 +154,14 @@ static void wait_loop(corral_sandbox *sb)
 			close(sb->listener_sock);
 			sb->listener_sock = -1;
 		}
-		if (i_listen >= 0 && (fds[i_listen].revents & POLLIN) &&
-		    denials_answer(sb->listener_fd, &sb->denials) < 0) {
-			close(sb->listener_fd);
-			sb->listener_fd = -1;
-		} else if (i_listen >= 0 && (fds[i_listen].revents & (POLLHUP | POLLERR | POLLNVAL))) {
-			close(sb->listener_fd);
-			sb->listener_fd = -1;
+		if (i_listen >= 0 && fds[i_listen].revents) {
+			bool finished = (fds[i_listen].revents & POLLIN)
+			                        ? denials_answer(sb->listener_fd, &sb->denials) < 0
+			                        : true; /* POLLHUP: no process left under the filter */
+			if (finished) {
+				close(sb->listener_fd);
+				sb->listener_fd = -1;
+			}
 		}
 		/* Once init is gone every process of the sandbox is too; keep
 		 * draining the pipes to EOF. */

@@ -251,7 +251,7 @@ static void plan_workspace(struct mount_plan *plan, const corral_policy *policy)
 {
 	if (!policy->workspace)
 		return;
-	struct mount_op *op = plan_add(plan, MOUNT_OP_BIND, POLICY_WORKSPACE_PATH + 1);
+	struct mount_op *op = plan_add(plan, MOUNT_OP_BIND, &POLICY_WORKSPACE_PATH[1]);
 	op->source = policy->workspace;
 	op->flags = MOUNT_OP_F_IDMAP;
 	op->label = plan_strdup(plan, "--workspace %s", policy->workspace);
@@ -263,17 +263,20 @@ static int plan_user_mounts(struct mount_plan *plan, const corral_policy *policy
 {
 	for (size_t i = 0; i < policy->n_mounts; i++) {
 		const struct policy_mount *m = &policy->mounts[i];
-		const char *label = plan_strdup(plan, "--%s %s", policy_mount_type_name(m->type),
-		                                m->source ? m->source : m->target);
 		if (m->type == CORRAL_MOUNT_TMPFS) {
+			const char *label = plan_strdup(plan, "--tmpfs %s", m->target);
 			plan_tmpfs(plan, m->target + 1, sized_options(plan, policy, "mode=1777"), 0);
 			plan->ops[plan->n_ops - 1].label = label;
 			plan_grant(plan, m->target, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 			continue;
 		}
+		/* Bind sources are resolved and present by the policy's
+		 * invariant; the host may have changed since. */
+		const char *label = plan_strdup(plan, "--%s %s", policy_mount_type_name(m->type),
+		                                m->source);
 		struct stat st;
-		if (stat(m->source, &st) < 0)
-			return error_set(err, CORRAL_ERR_USAGE, errno, "%s", label);
+		if (!m->source || stat(m->source, &st) < 0)
+			return error_set(err, CORRAL_ERR_USAGE, m->source ? errno : EINVAL, "%s", label);
 		struct mount_op *op = plan_add(plan, MOUNT_OP_BIND, m->target + 1);
 		op->source = m->source;
 		op->label = label;

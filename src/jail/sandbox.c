@@ -200,7 +200,7 @@ static int create_cgroup(corral_sandbox *sb, corral_error *err)
 static int setup_output(corral_sandbox *sb, struct jail_context *ctx, const corral_io *io,
                         int child_ends[2], corral_error *err)
 {
-	int caller[2] = {io && io->stdout_fd >= 0 ? io->stdout_fd : STDOUT_FILENO,
+	const int caller[2] = {io && io->stdout_fd >= 0 ? io->stdout_fd : STDOUT_FILENO,
 	                 io && io->stderr_fd >= 0 ? io->stderr_fd : STDERR_FILENO};
 	ctx->io_fds[0] = io ? io->stdin_fd : -1;
 	for (int i = 0; i < 2; i++) {

@@ -63,8 +63,6 @@ int parse_size(const char *s, uint64_t *bytes)
 	uint64_t mult;
 	switch (toupper((unsigned char)*unit)) {
 	case '\0':
-		mult = 1;
-		break;
 	case 'B':
 		mult = 1;
 		break;

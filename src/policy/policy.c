@@ -126,8 +126,11 @@ int policy_normalize_sandbox_path(const char *what, const char *path, char *out,
 		o += len;
 		s = e;
 	}
-	if (o == 0)
+	if (o == 0) {
+		if (out_size < 2)
+			return error_set(err, CORRAL_ERR_USAGE, 0, "%s %s: path too long", what, path);
 		out[o++] = '/';
+	}
 	out[o] = '\0';
 	return 0;
 }
@@ -213,9 +216,9 @@ int corral_policy_set_workspace(corral_policy *p, const char *host_dir, corral_e
 
 int corral_policy_set_cwd(corral_policy *p, const char *dir, corral_error *err)
 {
-	char normalized[PATH_MAX];
 	char *copy = NULL;
 	if (dir) {
+		char normalized[PATH_MAX];
 		if (policy_normalize_sandbox_path("--cwd", dir, normalized, sizeof normalized, err) < 0)
 			return -1;
 		copy = strdup(normalized);

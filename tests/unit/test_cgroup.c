@@ -313,7 +313,7 @@ static void spin(int ms)
 	volatile uint64_t x = 0;
 	for (;;) {
 		for (int i = 0; i < 1000000; i++)
-			x += (uint64_t)i;
+			x = x + (uint64_t)i;
 		struct rusage ru;
 		getrusage(RUSAGE_SELF, &ru);
 		uint64_t el = now_ms() - start;
@@ -644,7 +644,10 @@ static void test_v2_bare(void)
 				in = true;
 		_exit(in ? 0 : 1);
 	}
-	CHECK(child > 0);
+	/* ENOSYS: clone3 filtered (a container) or emulated (valgrind); corral
+	 * falls back to clone + attach there, which the next part tests. */
+	bool clone3_missing = child < 0 && errno == ENOSYS;
+	CHECK(child > 0 || clone3_missing);
 	if (child > 0) {
 		int st = 0;
 		CHECK(waitpid((pid_t)child, &st, 0) == child);
