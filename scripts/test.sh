@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: C unit tests (meson test), the pytest integration
-# suite as root and as an unprivileged user, and both again built with
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# suite and the attack suite (tests/security) as root and as an unprivileged
+# user, the same against an AddressSanitizer + UndefinedBehaviorSanitizer
+# build, the unit tests under valgrind, static analysis (cppcheck,
+# clang-tidy) and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -30,9 +32,12 @@ step() {
 }
 
 step meson test -C build --print-errorlogs
-step pytest -q tests/integration
-step runuser -u "$test_user" -- env CORRAL_BIN="$repo/build/corral" \
-  /usr/bin/python3 -m pytest -p no:cacheprovider -q --basetemp="/tmp/corral-pytest-$test_user" tests/integration
+# Each suite has its own conftest module: run them separately.
+for suite in tests/integration tests/security; do
+  step pytest -q "$suite"
+  step runuser -u "$test_user" -- env CORRAL_BIN="$repo/build/corral" \
+    /usr/bin/python3 -m pytest -p no:cacheprovider -q --basetemp="/tmp/corral-pytest-$test_user" "$suite"
+done
 
 # Sanitizers: the same tests against an ASan+UBSan build.
 if [[ ! -f build-asan/build.ninja ]]; then
@@ -42,6 +47,13 @@ ninja -C build-asan >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=98
 step meson test -C build-asan --print-errorlogs
-step env CORRAL_BIN="$repo/build-asan/corral" /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration
+for suite in tests/integration tests/security; do
+  step env CORRAL_BIN="$repo/build-asan/corral" /usr/bin/python3 -m pytest -p no:cacheprovider -q "$suite"
+done
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+step ./scripts/valgrind-unit.sh build
+step ./scripts/lint.sh
+step ./scripts/fuzz.sh 10
 
 exit $status
