@@ -13,6 +13,7 @@
 #include <linux/close_range.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -195,6 +196,12 @@ void jail_init_main(struct jail_context *ctx)
 	char go;
 	if (read_full(ctx->sync_read_fd, &go, 1) != 1)
 		_exit(CORRAL_EXIT_FAILURE);
+	/* Now in the sandbox's cgroup (the supervisor attached us before the
+	 * sync byte): make it the root of our cgroup view. */
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		error_errno(&err, "unshare the cgroup namespace");
+		fail_setup(ctx, &err);
+	}
 
 	if (privileges_set_ids(ctx->ids.setup_uid, ctx->ids.setup_gid, ctx->ids.root_mode, &err) < 0)
 		fail_setup(ctx, &err);

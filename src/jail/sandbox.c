@@ -36,9 +36,11 @@
 #define CLONE_INTO_CGROUP 0x200000000ULL
 #endif
 
+/* The cgroup namespace is not among them: init unshares it once it sits in
+ * the sandbox's cgroup (on v1 it is attached only after the clone), so its
+ * root is the sandbox's cgroup and no host cgroup path shows inside. */
 #define SANDBOX_NAMESPACES                                                                \
-	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |       \
-	 CLONE_NEWUTS | CLONE_NEWCGROUP)
+	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
 static void context_free(struct jail_context *ctx)
 {
