@@ -120,7 +120,7 @@ typedef struct corral_enforcement {
 	const char *disk;
 	const char *open_files;
 	const char *file_size;
-	char weaker[256];    /* why some limits are weaker than asked, or "" */
+	char weaker[512];    /* why some limits are weaker than asked, or "" */
 } corral_enforcement;
 
 #define CORRAL_USAGE_UNKNOWN UINT64_MAX

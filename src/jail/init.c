@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -64,6 +65,25 @@ static int loopback_up(corral_error *err)
 	}
 	close(fd);
 	return rc;
+}
+
+/* SysV shared memory lives in the sandbox's IPC namespace: cap it at the
+ * memory limit there, so that even without a cgroup (rootless) segments
+ * cannot hold more than --memory. */
+static int limit_sysv_shm(uint64_t memory_bytes, corral_error *err)
+{
+	if (memory_bytes == UINT64_MAX)
+		return 0;
+	long page = sysconf(_SC_PAGESIZE);
+	char value[32];
+	snprintf(value, sizeof value, "%llu", (unsigned long long)memory_bytes);
+	if (write_file("/proc/sys/kernel/shmmax", value, 0) < 0)
+		return error_errno(err, "limit SysV shared memory (kernel.shmmax)");
+	snprintf(value, sizeof value, "%llu",
+	         (unsigned long long)(memory_bytes / (uint64_t)(page > 0 ? page : 4096)));
+	if (write_file("/proc/sys/kernel/shmall", value, 0) < 0)
+		return error_errno(err, "limit SysV shared memory (kernel.shmall)");
+	return 0;
 }
 
 /* Close every descriptor above stdio except the two init still needs. */
@@ -218,6 +238,11 @@ void jail_init_main(struct jail_context *ctx)
 	close(ctx->sync_read_fd);
 	/* No nested user namespaces, whatever seccomp allows. */
 	(void)write_file("/proc/sys/user/max_user_namespaces", "0", 0);
+	/* Rootless, the IPC sysctls belong to an unmapped root and stay at the
+	 * kernel's defaults (documented in docs/limits.md). */
+	if (limit_sysv_shm(ctx->policy->limits.memory_bytes, &err) < 0 &&
+	    !(!ctx->ids.root_mode && (err.errnum == EACCES || err.errnum == EPERM)))
+		fail_setup(ctx, &err);
 
 	if (!ctx->ids.root_mode && mount_plan_open_trees(&ctx->plan, &err) < 0)
 		fail_setup(ctx, &err);

@@ -109,10 +109,9 @@ static void plan_symlink(struct mount_plan *plan, const char *target, const char
 }
 
 /* Every writable tmpfs the sandbox gets is capped at the disk limit. */
-static const char *sized_options(struct mount_plan *plan, const corral_policy *policy,
-                                 const char *options)
+static const char *sized_options(struct mount_plan *plan, const char *options)
 {
-	uint64_t disk = policy->limits.disk_bytes;
+	uint64_t disk = plan->tmpfs_bytes;
 	if (disk == LIMIT_UNLIMITED)
 		return options;
 	return plan_strdup(plan, "%s,size=%llu", options, (unsigned long long)disk);
@@ -216,7 +215,7 @@ static void plan_proc_dev_sys(struct mount_plan *plan, const corral_policy *poli
 	plan_mkdir(plan, "dev/pts", 0755);
 	plan_add(plan, MOUNT_OP_DEVPTS, "dev/pts");
 	plan_grant(plan, "/dev/pts", LANDLOCK_GRANT_DEVICE | LANDLOCK_GRANT_READ);
-	plan_tmpfs(plan, "dev/shm", sized_options(plan, policy, "mode=1777"), MOUNT_OP_F_NOEXEC);
+	plan_tmpfs(plan, "dev/shm", sized_options(plan, "mode=1777"), MOUNT_OP_F_NOEXEC);
 	plan_grant(plan, "/dev/shm", LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 
 	plan_mkdir(plan, "proc", 0555);
@@ -233,15 +232,14 @@ static void plan_proc_dev_sys(struct mount_plan *plan, const corral_policy *poli
 static void plan_writable_dirs(struct mount_plan *plan, const corral_policy *policy,
                                const struct jail_ids *ids)
 {
-	plan_tmpfs(plan, "tmp", sized_options(plan, policy, "mode=1777"), 0);
+	plan_tmpfs(plan, "tmp", sized_options(plan, "mode=1777"), 0);
 	plan_grant(plan, "/tmp", LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 	plan_mkdir(plan, "var", 0755);
 	plan_symlink(plan, "var/tmp", "/tmp");
 
 	const char *home = policy_home(policy);
 	plan_tmpfs(plan, home + 1,
-	           sized_options(plan, policy,
-	                         plan_strdup(plan, "mode=0700,uid=%u,gid=%u", ids->inside_uid,
+	           sized_options(plan, plan_strdup(plan, "mode=0700,uid=%u,gid=%u", ids->inside_uid,
 	                                     ids->inside_gid)),
 	           0);
 	plan_grant(plan, home, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
@@ -265,7 +263,7 @@ static int plan_user_mounts(struct mount_plan *plan, const corral_policy *policy
 		const struct policy_mount *m = &policy->mounts[i];
 		if (m->type == CORRAL_MOUNT_TMPFS) {
 			const char *label = plan_strdup(plan, "--tmpfs %s", m->target);
-			plan_tmpfs(plan, m->target + 1, sized_options(plan, policy, "mode=1777"), 0);
+			plan_tmpfs(plan, m->target + 1, sized_options(plan, "mode=1777"), 0);
 			plan->ops[plan->n_ops - 1].label = label;
 			plan_grant(plan, m->target, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 			continue;
@@ -292,9 +290,10 @@ static int plan_user_mounts(struct mount_plan *plan, const corral_policy *policy
 }
 
 int mount_plan_build(struct mount_plan *plan, const corral_policy *policy,
-                     const struct jail_ids *ids, corral_error *err)
+                     const struct jail_ids *ids, uint64_t tmpfs_bytes, corral_error *err)
 {
 	memset(plan, 0, sizeof *plan);
+	plan->tmpfs_bytes = tmpfs_bytes;
 	plan_grant(plan, "/", LANDLOCK_GRANT_READ);
 	plan_system(plan);
 	plan_identity_files(plan, policy, ids);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum mount_op_kind {
@@ -59,13 +60,15 @@ struct mount_plan {
 	struct landlock_grant grants[64];
 	size_t n_grants;
 	bool failed_alloc;
+	uint64_t tmpfs_bytes;
 };
 
 struct jail_ids;
 
-/* Build the plan for `policy`. `ids` gives the inside uid/gid. */
+/* Build the plan for `policy`. `ids` gives the inside uid/gid; every
+ * writable tmpfs is capped at `tmpfs_bytes` (LIMIT_UNLIMITED: no cap). */
 int mount_plan_build(struct mount_plan *plan, const corral_policy *policy,
-                     const struct jail_ids *ids, corral_error *err);
+                     const struct jail_ids *ids, uint64_t tmpfs_bytes, corral_error *err);
 
 /* Open every bind source as a detached, attribute-set mount tree. In root
  * mode the supervisor calls this before cloning (so host permissions do not

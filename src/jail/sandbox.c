@@ -14,6 +14,7 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fileutil.h"
+#include "util/strings.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,8 +71,11 @@ static int attach_idmaps(struct jail_context *ctx, corral_error *err)
 	return 0;
 }
 
+/* `memory_in_cgroup`: a cgroup charges tmpfs pages to --memory. Without
+ * one, the writable tmpfs mounts are also capped at the memory limit, so
+ * /dev/shm and friends cannot hold more memory than --memory allows. */
 static int context_prepare(struct jail_context *ctx, const corral_policy *policy,
-                           char *const argv[], corral_error *err)
+                           char *const argv[], bool memory_in_cgroup, corral_error *err)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->policy = policy;
@@ -85,7 +89,10 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 		return error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 	if (jail_ids_init(&ctx->ids, policy, err) < 0)
 		return -1;
-	if (mount_plan_build(&ctx->plan, policy, &ctx->ids, err) < 0)
+	uint64_t tmpfs_bytes = policy->limits.disk_bytes;
+	if (!memory_in_cgroup && policy->limits.memory_bytes < tmpfs_bytes)
+		tmpfs_bytes = policy->limits.memory_bytes;
+	if (mount_plan_build(&ctx->plan, policy, &ctx->ids, tmpfs_bytes, err) < 0)
 		return -1;
 	if (environment_build(&ctx->env, policy, err) < 0)
 		goto fail;
@@ -155,9 +162,11 @@ static void describe_enforcement(corral_sandbox *sb, const char *why_not)
 #undef LIMIT_BY
 	e->weaker[0] = '\0';
 	if (!have_cg) {
-		snprintf(e->weaker, sizeof e->weaker,
-		         "%s: memory is limited per process (RLIMIT_DATA), pids per uid (RLIMIT_NPROC), "
-		         "CPU time per process (RLIMIT_CPU), and --cpus is not enforced",
+		string_set(e->weaker, sizeof e->weaker,
+		         "%s: memory is limited per process (RLIMIT_DATA) and writable tmpfs mounts "
+		         "to --memory, but shared memory (memfd, MAP_SHARED, SysV segments) is not "
+		         "limited; pids per uid (RLIMIT_NPROC); CPU time per process (RLIMIT_CPU); "
+		         "--cpus is not enforced",
 		         why_not ? why_not : "no usable cgroups");
 	}
 }
@@ -232,8 +241,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	int rc = -1;
 
 	*out = NULL;
-	if (context_prepare(&ctx, policy, argv, err) < 0)
-		return -1;
+	memset(&ctx, 0, sizeof ctx);
 	sb = calloc(1, sizeof *sb);
 	if (!sb) {
 		error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "sandbox");
@@ -245,7 +253,14 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
+	if (!argv || !argv[0] || !argv[0][0]) {
+		error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
+		goto cleanup;
+	}
 	if (create_cgroup(sb, err) < 0)
+		goto cleanup;
+	if (context_prepare(&ctx, policy, argv,
+	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, err) < 0)
 		goto cleanup;
 	rlimit_plan_build(&ctx.rlimits, &sb->limits,
 	                  cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE);
