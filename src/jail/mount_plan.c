@@ -193,7 +193,7 @@ static void plan_system(struct mount_plan *plan)
 		                 plan_strdup(plan, "etc/%s", etc_entries[i]));
 }
 
-static void plan_proc_dev_sys(struct mount_plan *plan, const corral_policy *policy)
+static void plan_proc_dev_sys(struct mount_plan *plan)
 {
 	plan_mkdir(plan, "dev", 0755);
 	struct mount_op *op = plan_add(plan, MOUNT_OP_TMPFS, "dev");
@@ -297,7 +297,7 @@ int mount_plan_build(struct mount_plan *plan, const corral_policy *policy,
 	plan_grant(plan, "/", LANDLOCK_GRANT_READ);
 	plan_system(plan);
 	plan_identity_files(plan, policy, ids);
-	plan_proc_dev_sys(plan, policy);
+	plan_proc_dev_sys(plan);
 	plan_writable_dirs(plan, policy, ids);
 	plan_workspace(plan, policy);
 	if (plan_user_mounts(plan, policy, err) < 0)
