@@ -165,6 +165,40 @@ int corral_sandbox_wait(corral_sandbox *sb, corral_result *result, corral_error 
 /* Kills the sandbox if it still runs, and releases everything. */
 void corral_sandbox_free(corral_sandbox *sb);
 
+/* ---- files of a running sandbox ----------------------------------------
+ *
+ * Read, write, list and remove files inside a sandbox's own filesystem from
+ * outside it. Paths are resolved inside the sandbox's root (absolute, or
+ * relative to it); no symlink, ".." or race leads outside. Each operation
+ * runs with the file-system identity of the sandboxed user, so what the
+ * sandbox cannot read or write, neither can these. Writes are atomic (a
+ * temporary file renamed into place). Safe to call from another thread
+ * than the one in corral_sandbox_wait. Failures about the path itself are
+ * CORRAL_ERR_USAGE with errnum set (ENOENT, EISDIR, EFBIG, ...). */
+typedef struct corral_file_entry {
+	char *name;
+	char type;        /* 'f' regular file, 'd' directory, 'l' symlink, 'o' other */
+	uint64_t size;
+	unsigned mode;    /* permission bits */
+	int64_t mtime;    /* seconds since the epoch */
+} corral_file_entry;
+
+/* The whole regular file, at most max_bytes; *data is malloc'd and
+ * NUL-terminated (the NUL is not counted in *len). */
+int corral_sandbox_read_file(corral_sandbox *sb, const char *path, size_t max_bytes, char **data,
+                             size_t *len, corral_error *err);
+int corral_sandbox_write_file(corral_sandbox *sb, const char *path, const void *data, size_t len,
+                              unsigned mode, corral_error *err);
+/* mkdir -p */
+int corral_sandbox_make_dirs(corral_sandbox *sb, const char *path, corral_error *err);
+/* Entries sorted by name, at most max_entries (then *truncated is set). */
+int corral_sandbox_list_dir(corral_sandbox *sb, const char *path, size_t max_entries,
+                            corral_file_entry **entries, size_t *n_entries, bool *truncated,
+                            corral_error *err);
+void corral_file_entries_free(corral_file_entry *entries, size_t n_entries);
+int corral_sandbox_remove(corral_sandbox *sb, const char *path, bool recursive,
+                          corral_error *err);
+
 /* start + wait */
 int corral_run(const corral_policy *policy, char *const argv[], const corral_io *io,
                corral_result *result, corral_error *err);

@@ -1,6 +1,7 @@
 #include "jail/denials.h"
 
 #include "util/error.h"
+#include "util/fdpass.h"
 
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -15,49 +16,12 @@
 
 int denials_send_listener(int sock, int listener_fd, corral_error *err)
 {
-	char byte = 'L';
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof u);
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-	                     .msg_controllen = sizeof u.buf};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &listener_fd, sizeof(int));
-	ssize_t n;
-	while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	if (n != 1)
-		return error_errno(err, "hand the seccomp listener to the supervisor");
-	return 0;
+	return fdpass_send(sock, listener_fd, "hand the seccomp listener to the supervisor", err);
 }
 
 int denials_receive_listener(int sock)
 {
-	char byte;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-	                     .msg_controllen = sizeof u.buf};
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT)) < 0 && errno == EINTR)
-		;
-	if (n != 1)
-		return -1;
-	int fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	return fdpass_recv(sock, MSG_DONTWAIT);
 }
 
 static void record(struct denial_log *log, int nr)

@@ -6,6 +6,7 @@
 #include "policy/policy.h"
 #include "seccomp/seccomp_filter.h"
 #include "util/error.h"
+#include "util/fdpass.h"
 #include "util/fileutil.h"
 
 #include <errno.h>
@@ -113,9 +114,11 @@ __attribute__((noreturn)) static void command_main(struct jail_context *ctx)
 	corral_error err = {0};
 	int status_fd = ctx->status_write_fd;
 
-	for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
-		signal(forwarded_signals[i], SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
+	/* Ignored signals survive execve: the caller may ignore SIGPIPE (a
+	 * server does), the command must not inherit that. */
+	for (int sig = 1; sig < SIGRTMIN; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	sigset_t empty;
 	sigemptyset(&empty);
 	sigprocmask(SIG_SETMASK, &empty, NULL);
@@ -248,6 +251,16 @@ void jail_init_main(struct jail_context *ctx)
 		fail_setup(ctx, &err);
 	if (rootfs_build(&ctx->plan, &err) < 0)
 		fail_setup(ctx, &err);
+	/* The supervisor reaches files inside the sandbox through this root
+	 * (corral_sandbox_read_file and friends), never through host paths. */
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0 || fdpass_send(ctx->root_sock, root, "hand the root to the supervisor", &err) < 0) {
+		if (root < 0)
+			error_errno(&err, "open the sandbox's root");
+		fail_setup(ctx, &err);
+	}
+	close(root);
+	close(ctx->root_sock);
 	const char *hostname = ctx->policy->hostname;
 	if (sethostname(hostname, strlen(hostname)) < 0) {
 		error_errno(&err, "sethostname %s", hostname);

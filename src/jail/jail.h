@@ -42,6 +42,7 @@ struct jail_context {
 	int io_fds[3];     /* -1: inherit */
 	int sync_read_fd;  /* init waits here for its id maps */
 	int listener_sock; /* the command hands its seccomp listener over here */
+	int root_sock;     /* init hands the sandbox's root directory over here */
 	int status_write_fd;
 };
 
@@ -71,6 +72,10 @@ struct corral_sandbox {
 	int signal_fd;                /* the caller's signalfd to forward, or -1 */
 	int listener_sock;            /* receives the seccomp listener, or -1 */
 	int listener_fd;              /* the seccomp listener once received, or -1 */
+	int root_sock;                /* receives the sandbox's root directory, or -1 */
+	int root_fd;                  /* O_PATH fd of the sandbox's root once received, or -1 */
+	uid_t user_host_uid;          /* the host ids the sandboxed command runs as */
+	gid_t user_host_gid;
 	struct denial_log denials;
 	struct timespec started;
 	bool reaped;

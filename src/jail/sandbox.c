@@ -85,6 +85,7 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 	ctx->sync_read_fd = -1;
 	ctx->status_write_fd = -1;
 	ctx->listener_sock = -1;
+	ctx->root_sock = -1;
 	if (!argv || !argv[0] || !argv[0][0])
 		return error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 	if (jail_ids_init(&ctx->ids, policy, err) < 0)
@@ -235,7 +236,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 {
 	struct jail_context ctx;
 	int sync_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_out[2] = {-1, -1};
-	int listener_pair[2] = {-1, -1};
+	int listener_pair[2] = {-1, -1}, root_pair[2] = {-1, -1};
 	int pidfd = -1;
 	corral_sandbox *sb = NULL;
 	int rc = -1;
@@ -250,6 +251,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->pidfd = sb->status_read_fd = sb->sync_write_fd = -1;
 	sb->sentinel.fd = -1;
 	sb->listener_sock = sb->listener_fd = -1;
+	sb->root_sock = sb->root_fd = -1;
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
@@ -267,11 +269,15 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	if (setup_output(sb, &ctx, io, child_out, err) < 0)
 		goto cleanup;
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener_pair) < 0) {
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener_pair) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, root_pair) < 0) {
 		error_errno(err, "pipe");
 		goto cleanup;
 	}
 	ctx.listener_sock = listener_pair[1];
+	ctx.root_sock = root_pair[1];
+	sb->user_host_uid = jail_ids_command_host_uid(&ctx.ids);
+	sb->user_host_gid = jail_ids_command_host_gid(&ctx.ids);
 	ctx.sync_read_fd = sync_pipe[0];
 	ctx.status_write_fd = status_pipe[1];
 	clock_gettime(CLOCK_MONOTONIC, &sb->started);
@@ -284,6 +290,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 		close(sync_pipe[1]);
 		close(status_pipe[0]);
 		close(listener_pair[0]);
+		close(root_pair[0]);
 		for (int i = 0; i < 2; i++)
 			if (sb->pump_fds[i] >= 0)
 				close(sb->pump_fds[i]);
@@ -303,6 +310,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->status_read_fd = steal_fd(&status_pipe[0]);
 	sb->sync_write_fd = steal_fd(&sync_pipe[1]);
 	sb->listener_sock = steal_fd(&listener_pair[0]);
+	sb->root_sock = steal_fd(&root_pair[0]);
 	*out = steal_pointer(&sb);
 	rc = 0;
 cleanup:
@@ -315,6 +323,8 @@ cleanup:
 			close(child_out[i]);
 		if (listener_pair[i] >= 0)
 			close(listener_pair[i]);
+		if (root_pair[i] >= 0)
+			close(root_pair[i]);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
@@ -367,6 +377,10 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->listener_sock);
 	if (sb->listener_fd >= 0)
 		close(sb->listener_fd);
+	if (sb->root_sock >= 0)
+		close(sb->root_sock);
+	if (sb->root_fd >= 0)
+		close(sb->root_fd);
 	free(sb);
 }
 
