@@ -83,7 +83,7 @@ int cmd_run(int argc, char **argv)
 	bool blocked = false;
 	sigset_t mask, saved;
 
-	int parsed = run_options_parse(&opts, argc, argv, &err);
+	int parsed = run_options_parse(&opts, OPTIONS_RUN, argc, argv, &err);
 	if (parsed < 0) {
 		cli_print_error(&err);
 		goto cleanup;

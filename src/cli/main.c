@@ -14,6 +14,8 @@ static void print_usage(FILE *out)
 	        "Commands:\n"
 	        "  run [OPTIONS] [--] CMD [ARGS...]  run CMD in a sandbox (see corral run --help)\n"
 	        "  check [--json]                    report what this host supports\n"
+	        "  mcp [OPTIONS]                     serve MCP on stdio: sandboxed code tools for\n"
+	        "                                    LLM agents (see corral mcp --help)\n"
 	        "\n"
 	        "Options:\n"
 	        "  -h, --help     show this help\n"
@@ -41,6 +43,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "mcp") == 0)
+		return cmd_mcp(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	fprintf(stderr, "corral: unknown command '%s' (see corral --help)\n", cmd);

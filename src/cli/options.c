@@ -22,6 +22,7 @@ enum {
 	OPT_PROFILE,
 	OPT_PRINT_POLICY,
 	OPT_REPORT,
+	OPT_PYTHON,
 	OPT_LIMIT_BASE = 2000, /* + enum policy_limit_id */
 };
 
@@ -38,6 +39,7 @@ static const struct option run_long_options[] = {
 	{"profile", required_argument, NULL, OPT_PROFILE},
 	{"print-policy", no_argument, NULL, OPT_PRINT_POLICY},
 	{"report", required_argument, NULL, OPT_REPORT},
+	{"python", required_argument, NULL, OPT_PYTHON},
 	{"memory", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_MEMORY},
 	{"pids", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_PIDS},
 	{"cpus", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPUS},
@@ -116,10 +118,16 @@ static int add_bind(corral_policy *policy, enum corral_mount_type type, const ch
 	return rc;
 }
 
-static int apply_option(struct run_options *opts, int opt, const char *arg, corral_error *err)
+static int apply_option(struct run_options *opts, enum options_mode mode, int opt,
+                        const char *arg, corral_error *err)
 {
 	corral_policy *p = opts->policy;
 	unsigned long long n;
+	const char *cmd = mode == OPTIONS_MCP ? "mcp" : "run";
+	/* Options that belong to one subcommand only. */
+	if ((opt == OPT_REPORT && mode != OPTIONS_RUN) || (opt == OPT_PYTHON && mode != OPTIONS_MCP))
+		return error_set(err, CORRAL_ERR_USAGE, 0, "%s: unknown option '--%s'", cmd,
+		                 opt == OPT_REPORT ? "report" : "python");
 	switch (opt) {
 	case OPT_WORKSPACE:
 		return corral_policy_set_workspace(p, arg, err);
@@ -147,6 +155,11 @@ static int apply_option(struct run_options *opts, int opt, const char *arg, corr
 	case OPT_REPORT:
 		opts->report_path = arg;
 		return 0;
+	case OPT_PYTHON:
+		if (!arg[0])
+			return error_set(err, CORRAL_ERR_USAGE, 0, "--python: expected a program name or path");
+		opts->python = arg;
+		return 0;
 	case OPT_PRINT_POLICY:
 		opts->print_policy = true;
 		return 0;
@@ -154,13 +167,19 @@ static int apply_option(struct run_options *opts, int opt, const char *arg, corr
 		opts->verbose = true;
 		return 0;
 	}
+	if (opt == OPT_LIMIT_BASE + POLICY_LIMIT_TIMEOUT)
+		opts->timeout_set = true;
+	if (opt == OPT_LIMIT_BASE + POLICY_LIMIT_OUTPUT)
+		opts->output_limit_set = true;
 	if (opt >= OPT_LIMIT_BASE && opt < OPT_LIMIT_BASE + POLICY_LIMIT_COUNT)
 		return policy_set_limit(p, (enum policy_limit_id)(opt - OPT_LIMIT_BASE), arg, err);
 	return error_set(err, CORRAL_ERR_INTERNAL, 0, "unhandled option %d", opt);
 }
 
-int run_options_parse(struct run_options *opts, int argc, char **argv, corral_error *err)
+int run_options_parse(struct run_options *opts, enum options_mode mode, int argc, char **argv,
+                      corral_error *err)
 {
+	const char *cmd = mode == OPTIONS_MCP ? "mcp" : "run";
 	memset(opts, 0, sizeof *opts);
 	opts->policy = corral_policy_new();
 	if (!opts->policy)
@@ -171,21 +190,32 @@ int run_options_parse(struct run_options *opts, int argc, char **argv, corral_er
 	/* '+': options end at the first non-option, which starts CMD. */
 	while ((opt = getopt_long(argc, argv, "+vh", run_long_options, NULL)) != -1) {
 		if (opt == 'h') {
-			cli_print_run_help();
+			if (mode == OPTIONS_MCP)
+				cli_print_mcp_help();
+			else
+				cli_print_run_help();
 			return 1;
 		}
 		if (opt == '?') {
 			const char *bad = argv[optind - 1];
 			if (optopt && optopt < OPT_WORKSPACE && optopt != '?')
-				return error_set(err, CORRAL_ERR_USAGE, 0, "run: unknown option '-%c'", optopt);
+				return error_set(err, CORRAL_ERR_USAGE, 0, "%s: unknown option '-%c'", cmd,
+				                 optopt);
 			for (const struct option *o = run_long_options; optopt && o->name; o++)
 				if (o->val == optopt)
-					return error_set(err, CORRAL_ERR_USAGE, 0, "run: --%s needs a value",
-					                 o->name);
-			return error_set(err, CORRAL_ERR_USAGE, 0, "run: unknown option '%s'", bad);
+					return error_set(err, CORRAL_ERR_USAGE, 0, "%s: --%s needs a value",
+					                 cmd, o->name);
+			return error_set(err, CORRAL_ERR_USAGE, 0, "%s: unknown option '%s'", cmd, bad);
 		}
-		if (apply_option(opts, opt, optarg, err) < 0)
+		if (apply_option(opts, mode, opt, optarg, err) < 0)
 			return -1;
+	}
+	if (mode == OPTIONS_MCP) {
+		if (optind < argc)
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "mcp: unexpected argument '%s' (corral mcp takes options only)",
+			                 argv[optind]);
+		return 0;
 	}
 	if (optind >= argc) {
 		if (opts->print_policy)

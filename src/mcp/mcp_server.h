@@ -1,0 +1,32 @@
+/*
+ * corral mcp: a Model Context Protocol server over stdio (JSON-RPC 2.0,
+ * newline-delimited) that gives an agent one sandboxed session with a
+ * persistent Python namespace, a shell, Node.js and file tools.
+ *
+ * Single-threaded event loop over the client's stdin, the session driver's
+ * pipes and timers; code calls run one at a time in arrival order, while
+ * ping, tools/list, file tools and cancellation are answered at once.
+ */
+#ifndef CORRAL_MCP_SERVER_H
+#define CORRAL_MCP_SERVER_H
+
+#include "corral.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mcp_options {
+	const corral_policy *policy;  /* the session's sandbox */
+	const char *python;
+	uint64_t call_timeout_ms;     /* default and maximum per call */
+	uint64_t output_cap;          /* per call */
+	uint64_t memory_limit;        /* for messages */
+	uint64_t cpu_time_limit_ms;
+	bool shared_workspace;        /* --workspace: a host folder, kept on reset */
+};
+
+/* Serve until the client closes in_fd or a termination signal arrives.
+ * Returns the process exit code. */
+int mcp_server_run(const struct mcp_options *opts, int in_fd, int out_fd);
+
+#endif
