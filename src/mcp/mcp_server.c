@@ -4,6 +4,7 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_tools.h"
 #include "mcp/session.h"
+#include "util/error.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -36,7 +37,7 @@ struct call {
 
 enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_CANCEL };
 
-struct server {
+struct mcp_server {
 	const struct mcp_options *opts;
 	int in_fd;
 	int out_fd;
@@ -66,7 +67,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void send_message(struct server *s, json_t *message)
+static void send_message(struct mcp_server *s, json_t *message)
 {
 	if (!message) {
 		fprintf(stderr, "corral mcp: out of memory building a message\n");
@@ -77,7 +78,7 @@ static void send_message(struct server *s, json_t *message)
 	json_decref(message);
 }
 
-static void reply_result(struct server *s, json_t *id, json_t *result)
+static void reply_result(struct mcp_server *s, json_t *id, json_t *result)
 {
 	if (!result) {
 		send_message(s, jsonrpc_error(id, JSONRPC_INTERNAL_ERROR, "out of memory"));
@@ -86,9 +87,9 @@ static void reply_result(struct server *s, json_t *id, json_t *result)
 	send_message(s, jsonrpc_result(id, result));
 }
 
-static void reply_error(struct server *s, json_t *id, int code, const char *fmt, ...)
+static void reply_error(struct mcp_server *s, json_t *id, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void reply_error(struct server *s, json_t *id, int code, const char *fmt, ...)
+static void reply_error(struct mcp_server *s, json_t *id, int code, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -110,7 +111,7 @@ static void call_free(struct call *c)
 
 /* ---- code calls -------------------------------------------------------- */
 
-static void finish_running(struct server *s, json_t *reply, bool session_ended, const char *why)
+static void finish_running(struct mcp_server *s, json_t *reply, bool session_ended, const char *why)
 {
 	struct call *c = s->running;
 	s->running = NULL;
@@ -149,7 +150,7 @@ static void finish_running(struct server *s, json_t *reply, bool session_ended, 
 
 static void on_driver_reply(void *ctx, json_t *reply)
 {
-	struct server *s = ctx;
+	struct mcp_server *s = ctx;
 	json_t *id = json_object_get(reply, "id");
 	/* Answers to calls already given up on (or forged) are dropped. */
 	if (s->running && json_is_integer(id) && (uint64_t)json_integer_value(id) == s->driver_id)
@@ -157,7 +158,7 @@ static void on_driver_reply(void *ctx, json_t *reply)
 	json_decref(reply);
 }
 
-static void on_session_end(struct server *s)
+static void on_session_end(struct mcp_server *s)
 {
 	char reason[256];
 	session_end_reason(&s->session, reason, sizeof reason);
@@ -177,14 +178,18 @@ static void on_session_end(struct server *s)
 	session_stop(&s->session);
 }
 
-static int ensure_session(struct server *s, corral_error *err)
+static int ensure_session(struct mcp_server *s, corral_error *err)
 {
 	if (session_running(&s->session))
 		return 0;
+	if (!s->opts->python) {
+		error_set(err, CORRAL_ERR_USAGE, 0, "sandboxes are disabled in this server");
+		return -1;
+	}
 	return session_start(&s->session, err);
 }
 
-static void start_next_call(struct server *s)
+static void start_next_call(struct mcp_server *s)
 {
 	struct call *c = s->queue;
 	if (!c || s->running)
@@ -218,7 +223,7 @@ static void start_next_call(struct server *s)
 	}
 }
 
-static void stop_running(struct server *s, enum stop_reason why)
+static void stop_running(struct mcp_server *s, enum stop_reason why)
 {
 	if (!s->running || s->stopping != STOP_NONE)
 		return;
@@ -227,7 +232,7 @@ static void stop_running(struct server *s, enum stop_reason why)
 	s->grace_ms = now_ms() + INTERRUPT_GRACE_MS;
 }
 
-static void check_timers(struct server *s)
+static void check_timers(struct mcp_server *s)
 {
 	if (!s->running)
 		return;
@@ -252,7 +257,7 @@ static void check_timers(struct server *s)
 	}
 }
 
-static int poll_timeout(const struct server *s)
+static int poll_timeout(const struct mcp_server *s)
 {
 	if (!s->running)
 		return -1;
@@ -269,7 +274,7 @@ static int poll_timeout(const struct server *s)
 
 /* ---- tools/call -------------------------------------------------------- */
 
-static json_t *file_tool(struct server *s, enum mcp_tool tool, json_t *args)
+static json_t *file_tool(struct mcp_server *s, enum mcp_tool tool, json_t *args)
 {
 	corral_error err = {0};
 	if (ensure_session(s, &err) < 0)
@@ -277,7 +282,7 @@ static json_t *file_tool(struct server *s, enum mcp_tool tool, json_t *args)
 	return mcp_file_tool(s->session.sb, tool, args);
 }
 
-static void cancel_request(struct server *s, json_t *request_id)
+static void cancel_request(struct mcp_server *s, json_t *request_id)
 {
 	if (!request_id)
 		return;
@@ -296,7 +301,7 @@ static void cancel_request(struct server *s, json_t *request_id)
 	}
 }
 
-static void reset_session(struct server *s, json_t *id)
+static void reset_session(struct mcp_server *s, json_t *id)
 {
 	if (s->running)
 		finish_running(s, NULL, true, "the session was reset by a reset call");
@@ -310,7 +315,7 @@ static void reset_session(struct server *s, json_t *id)
 }
 
 /* Validate a code call's arguments; NULL with *error set on bad input. */
-static struct call *code_call(struct server *s, enum mcp_tool tool, json_t *args, json_t **error)
+static struct call *code_call(struct mcp_server *s, enum mcp_tool tool, json_t *args, json_t **error)
 {
 	const char *field = tool == TOOL_RUN_SHELL ? "command" : "code";
 	const char *key;
@@ -364,7 +369,7 @@ static struct call *code_call(struct server *s, enum mcp_tool tool, json_t *args
 	return c;
 }
 
-static void handle_tools_call(struct server *s, json_t *id, json_t *params)
+static void handle_tools_call(struct mcp_server *s, json_t *id, json_t *params)
 {
 	json_t *name = json_object_get(params, "name");
 	if (!json_is_string(name)) {
@@ -415,7 +420,7 @@ static void handle_tools_call(struct server *s, json_t *id, json_t *params)
 
 /* ---- the protocol ------------------------------------------------------ */
 
-static void handle_initialize(struct server *s, json_t *id, json_t *params)
+static void handle_initialize(struct mcp_server *s, json_t *id, json_t *params)
 {
 	json_t *version = json_object_get(params, "protocolVersion");
 	if (!json_is_string(version)) {
@@ -441,14 +446,14 @@ static void handle_initialize(struct server *s, json_t *id, json_t *params)
 	                       "instructions", instructions));
 }
 
-static void handle_notification(struct server *s, const char *method, json_t *params)
+static void handle_notification(struct mcp_server *s, const char *method, json_t *params)
 {
 	if (strcmp(method, "notifications/cancelled") == 0)
 		cancel_request(s, json_object_get(params, "requestId"));
 	/* notifications/initialized and any other notification: nothing to do. */
 }
 
-static void handle_request(struct server *s, json_t *id, const char *method, json_t *params)
+static void handle_request(struct mcp_server *s, json_t *id, const char *method, json_t *params)
 {
 	if (strcmp(method, "ping") == 0) {
 		reply_result(s, id, json_object());
@@ -468,7 +473,7 @@ static void handle_request(struct server *s, json_t *id, const char *method, jso
 	}
 }
 
-static void handle_message(struct server *s, const char *line, size_t len)
+static void handle_message(struct mcp_server *s, const char *line, size_t len)
 {
 	json_error_t jerr;
 	json_t *msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
@@ -503,7 +508,7 @@ static void handle_message(struct server *s, const char *line, size_t len)
 	json_decref(msg);
 }
 
-static void read_client(struct server *s)
+static void read_client(struct mcp_server *s)
 {
 	long got = line_reader_fill(&s->in, s->in_fd);
 	if (got < 0 && (errno == EAGAIN || errno == EINTR))
@@ -541,63 +546,88 @@ static int block_signals(void)
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-int mcp_server_run(const struct mcp_options *opts, int in_fd, int out_fd)
+struct mcp_server *mcp_server_new(const struct mcp_options *opts, int out_fd)
 {
-	struct server s;
-	memset(&s, 0, sizeof s);
-	s.opts = opts;
-	s.in_fd = in_fd;
-	s.out_fd = out_fd;
-	s.session_cfg = (struct session_config){
+	struct mcp_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->opts = opts;
+	s->in_fd = -1;
+	s->out_fd = out_fd;
+	s->session_cfg = (struct session_config){
 		.policy = opts->policy,
 		.python = opts->python,
 		.output_cap = opts->output_cap,
 		.memory_limit = opts->memory_limit,
 		.cpu_time_limit_ms = opts->cpu_time_limit_ms,
 	};
-	line_reader_init(&s.in, MESSAGE_MAX);
-	session_init(&s.session, &s.session_cfg);
-	s.tools = mcp_tools_list(opts->call_timeout_ms, opts->output_cap);
+	line_reader_init(&s->in, MESSAGE_MAX);
+	session_init(&s->session, &s->session_cfg);
+	s->tools = mcp_tools_list(opts->call_timeout_ms, opts->output_cap);
+	if (!s->tools) {
+		mcp_server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void mcp_server_handle_message(struct mcp_server *s, const char *line, size_t len)
+{
+	handle_message(s, line, len);
+}
+
+void mcp_server_free(struct mcp_server *s)
+{
+	if (!s)
+		return;
+	call_free(s->running);
+	while (s->queue) {
+		struct call *c = s->queue;
+		s->queue = c->next;
+		call_free(c);
+	}
+	session_stop(&s->session);
+	line_reader_free(&s->in);
+	json_decref(s->tools);
+	free(s);
+}
+
+int mcp_server_run(const struct mcp_options *opts, int in_fd, int out_fd)
+{
 	int sigfd = block_signals();
-	if (!s.tools || sigfd < 0) {
-		fprintf(stderr, "corral mcp: cannot start: %s\n", sigfd < 0 ? strerror(errno) : "out of memory");
-		json_decref(s.tools);
-		line_reader_free(&s.in);
+	if (sigfd < 0) {
+		perror("corral mcp: signalfd");
 		return CORRAL_EXIT_FAILURE;
 	}
+	struct mcp_server *s = mcp_server_new(opts, out_fd);
+	if (!s) {
+		fprintf(stderr, "corral mcp: cannot start: out of memory\n");
+		close(sigfd);
+		return CORRAL_EXIT_FAILURE;
+	}
+	s->in_fd = in_fd;
 
-	while (!s.quit) {
-		start_next_call(&s);
+	while (!s->quit) {
+		start_next_call(s);
 		struct pollfd fds[8];
 		struct session_pollfds at;
 		fds[0] = (struct pollfd){.fd = in_fd, .events = POLLIN};
 		fds[1] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-		int n = 2 + session_pollfds(&s.session, fds + 2, &at);
-		int ready = poll(fds, (nfds_t)n, poll_timeout(&s));
+		int n = 2 + session_pollfds(&s->session, fds + 2, &at);
+		int ready = poll(fds, (nfds_t)n, poll_timeout(s));
 		if (ready < 0 && errno != EINTR) {
 			perror("corral mcp: poll");
 			break;
 		}
-		if (ready > 0 && fds[1].revents) {
+		if (ready > 0 && fds[1].revents)
 			break; /* SIGTERM, SIGINT, SIGHUP: clean up and leave */
-		}
-		if (ready > 0 &&
-		    session_dispatch(&s.session, fds + 2, &at, on_driver_reply, &s))
-			on_session_end(&s);
+		if (ready > 0 && session_dispatch(&s->session, fds + 2, &at, on_driver_reply, s))
+			on_session_end(s);
 		if (ready > 0 && fds[0].revents)
-			read_client(&s);
-		check_timers(&s);
+			read_client(s);
+		check_timers(s);
 	}
-
-	call_free(s.running);
-	while (s.queue) {
-		struct call *c = s.queue;
-		s.queue = c->next;
-		call_free(c);
-	}
-	session_stop(&s.session);
-	line_reader_free(&s.in);
-	json_decref(s.tools);
+	mcp_server_free(s);
 	close(sigfd);
 	return 0;
 }

@@ -25,6 +25,15 @@ struct mcp_options {
 	bool shared_workspace;        /* --workspace: a host folder, kept on reset */
 };
 
+/* One server, for driving it message by message (tests, fuzzing). With
+ * opts->python NULL no sandbox is ever started: code and file tools answer
+ * with a tool error. */
+struct mcp_server;
+struct mcp_server *mcp_server_new(const struct mcp_options *opts, int out_fd);
+/* Handle one message: a line without its newline. Replies go to out_fd. */
+void mcp_server_handle_message(struct mcp_server *server, const char *line, size_t len);
+void mcp_server_free(struct mcp_server *server);
+
 /* Serve until the client closes in_fd or a termination signal arrives.
  * Returns the process exit code. */
 int mcp_server_run(const struct mcp_options *opts, int in_fd, int out_fd);
