@@ -30,6 +30,7 @@ void cli_print_mcp_help(void)
 	       "  --workspace DIR       share host folder DIR as /workspace (default: a\n"
 	       "                        private tmpfs of --disk size, emptied by reset)\n"
 	       "  --python PROGRAM      the interpreter inside the sandbox (default python3)\n"
+	       "  -v, --verbose         log sessions and calls on stderr\n"
 	       "\n"
 	       "--memory, --pids, --cpu-time and --disk bound the whole session: a call that\n"
 	       "exceeds one ends the session, and the next call starts a fresh one.\n"
@@ -81,6 +82,7 @@ int cmd_mcp(int argc, char **argv)
 	    policy_set_limit(p, POLICY_LIMIT_OUTPUT, "unlimited", &err) < 0)
 		goto fail;
 	mcp.shared_workspace = p->workspace != NULL;
+	mcp.verbose = opts.verbose;
 	if (!mcp.shared_workspace &&
 	    corral_policy_add_mount(p, CORRAL_MOUNT_TMPFS, NULL, POLICY_WORKSPACE_PATH, &err) < 0)
 		goto fail;

@@ -99,6 +99,20 @@ static void reply_error(struct mcp_server *s, json_t *id, int code, const char *
 	send_message(s, jsonrpc_error(id, code, text));
 }
 
+static void log_event(const struct mcp_server *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void log_event(const struct mcp_server *s, const char *fmt, ...)
+{
+	if (!s->opts->verbose)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("corral mcp: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 static void call_free(struct call *c)
 {
 	if (!c)
@@ -137,6 +151,8 @@ static void finish_running(struct mcp_server *s, json_t *reply, bool session_end
 		snprintf(note, sizeof note, "%s; %s", s->note, why);
 	else if (why || s->note[0])
 		snprintf(note, sizeof note, "%s", why ? why : s->note);
+	log_event(s, "%s: %s in %llu ms%s%s", mcp_tool_driver_op(c->tool), status,
+	          (unsigned long long)(now_ms() - s->started_ms), note[0] ? ": " : "", note);
 	struct mcp_exec_outcome outcome = {
 		.status = status,
 		.session_reset = session_ended || s->note[0],
@@ -162,6 +178,7 @@ static void on_session_end(struct mcp_server *s)
 {
 	char reason[256];
 	session_end_reason(&s->session, reason, sizeof reason);
+	log_event(s, "session ended: %s", reason);
 	if (s->running) {
 		const char *why = reason;
 		char timed_out[256];
@@ -186,7 +203,12 @@ static int ensure_session(struct mcp_server *s, corral_error *err)
 		error_set(err, CORRAL_ERR_USAGE, 0, "sandboxes are disabled in this server");
 		return -1;
 	}
-	return session_start(&s->session, err);
+	if (session_start(&s->session, err) < 0) {
+		log_event(s, "session could not start: %s", err->message);
+		return -1;
+	}
+	log_event(s, "session started");
+	return 0;
 }
 
 static void start_next_call(struct mcp_server *s)

@@ -23,6 +23,7 @@ struct mcp_options {
 	uint64_t memory_limit;        /* for messages */
 	uint64_t cpu_time_limit_ms;
 	bool shared_workspace;        /* --workspace: a host folder, kept on reset */
+	bool verbose;                 /* -v: one line on stderr per session event and call */
 };
 
 /* One server, for driving it message by message (tests, fuzzing). With
