@@ -16,6 +16,9 @@ packages=(
   bubblewrap hyperfine
 )
 
+# npm: nodesource's nodejs bundles it (and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +32,15 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The MCP SDK client of tests/integration/test_mcp_sdk.py, pinned by
+# tests/mcp/package-lock.json; readable by the unprivileged test user.
+mcp=tests/mcp
+if [[ ! -f $mcp/node_modules/.package-lock.json || $mcp/package-lock.json -nt $mcp/node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci in $mcp" >&2
+  (cd "$mcp" && npm ci --no-audit --no-fund >/dev/null)
+fi
+chmod -R a+rX "$mcp/node_modules" 2>/dev/null || true
 
 if [[ ! -f build/build.ninja ]]; then
   meson setup build >/dev/null
