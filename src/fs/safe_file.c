@@ -4,7 +4,7 @@
  * Every path goes through open_in_root(): openat2 RESOLVE_IN_ROOT where the
  * kernel has it, else a userspace walk that hands the kernel one component at
  * a time with O_NOFOLLOW and never asks it for "..". Operations that change a
- * name (write, remove, mkdir) resolve only its parent that way, then act on
+ * name (write, mkdir, remove) resolve only its parent that way, then act on
  * the final name with *at calls that do not follow it.
  */
 #include "fs/safe_file.h"
@@ -34,17 +34,14 @@
 
 bool safe_file_force_fallback;
 
-/* "VERB PATH: strerror(errnum)"; the path is cut so the reason always fits. */
-static int fail(corral_error *err, int errnum, const char *verb, const char *path)
+/* "VERB PATH: why", why defaulting to strerror(errnum), which callers get in
+ * err->errnum either way. The path is cut so the reason always fits. */
+static int fail(corral_error *err, int errnum, const char *verb, const char *path, const char *why)
 {
 	enum corral_error_kind kind = errnum == ENOMEM ? CORRAL_ERR_INTERNAL : CORRAL_ERR_USAGE;
-	return error_set(err, kind, errnum, "%s %.300s", verb, path);
-}
-
-/* The same with our own reason; errnum is still set for the caller. */
-static int fail_why(corral_error *err, int errnum, const char *verb, const char *path, const char *why)
-{
-	error_set(err, CORRAL_ERR_USAGE, 0, "%s %.300s: %s", verb, path, why);
+	if (!why)
+		return error_set(err, kind, errnum, "%s %.300s", verb, path);
+	error_set(err, kind, 0, "%s %.300s: %s", verb, path, why);
 	if (err)
 		err->errnum = errnum;
 	return -1;
@@ -53,9 +50,9 @@ static int fail_why(corral_error *err, int errnum, const char *verb, const char 
 static int check_path(const char *path, const char *verb, corral_error *err)
 {
 	if (!path || !*path)
-		return fail_why(err, EINVAL, verb, "\"\"", "empty path");
+		return fail(err, EINVAL, verb, "\"\"", "empty path");
 	if (strnlen(path, PATH_MAX) >= PATH_MAX)
-		return fail(err, ENAMETOOLONG, verb, path);
+		return fail(err, ENAMETOOLONG, verb, path, NULL);
 	return 0;
 }
 
@@ -72,12 +69,12 @@ static bool is_dot_or_dotdot(const char *name)
 	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 }
 
-/* ---- the userspace walk (no openat2) ------------------------------------ */
+/* ---- the userspace walk (no openat2) ------------------------------------- */
 
 struct walk {
 	int root_fd;
 	int cur;                /* O_PATH fd of `done` */
-	char done[PATH_MAX];    /* cur's path from root: real directories only */
+	char done[PATH_MAX];    /* cur's path from root, "/a/b": real directories only */
 	size_t done_len;
 	char todo[PATH_MAX];    /* what is left to resolve, from `pos` */
 	size_t pos;
@@ -89,8 +86,7 @@ struct walk {
  * lead anywhere, the names we came through cannot. */
 static int walk_reopen(struct walk *w)
 {
-	char buf[PATH_MAX];
-	char *save = NULL;
+	char buf[PATH_MAX], *save = NULL;
 	close_quietly(w->cur);
 	w->cur = openat(w->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	memcpy(buf, w->done, w->done_len + 1);
@@ -102,8 +98,8 @@ static int walk_reopen(struct walk *w)
 	return w->cur < 0 ? -1 : 0;
 }
 
-/* Replace the component just read by the link's target (todo := target rest,
- * rest keeping its slashes); an absolute target starts again at the root. */
+/* The component ending at todo[rest] was a link: todo := target + rest (rest
+ * keeps its slashes); an absolute target starts again at the root. */
 static int walk_link(struct walk *w, const char *target, ssize_t tlen, size_t rest)
 {
 	size_t rlen = strlen(w->todo + rest);
@@ -132,13 +128,12 @@ static int walk_step(struct walk *w, int flags, mode_t mode, int *out)
 	char name[NAME_MAX + 1], target[PATH_MAX];
 	struct stat st;
 	const char *p = w->todo + w->pos + strspn(w->todo + w->pos, "/");
-	size_t n = strcspn(p, "/"), rest = (size_t)(p + n - w->todo);
-	size_t slashes = strspn(p + n, "/");
+	size_t n = strcspn(p, "/"), rest = (size_t)(p + n - w->todo), slashes = strspn(p + n, "/");
 	bool last = p[n + slashes] == '\0';
-	bool dir_only = last && slashes > 0;   /* "name/" must be a directory */
+	bool dir_only = last && slashes > 0;   /* "name/" must be a directory, and is followed */
 	bool follow = !(flags & O_NOFOLLOW) || dir_only;
-	int fflags = flags | O_NOFOLLOW | O_CLOEXEC | (dir_only ? O_DIRECTORY : 0);
 	ssize_t t;
+	int fd;
 
 	if (n > NAME_MAX)
 		return errno = ENAMETOOLONG, -1;
@@ -159,16 +154,12 @@ static int walk_step(struct walk *w, int flags, mode_t mode, int *out)
 		return *out < 0 ? -1 : 0;
 	}
 	if (!last) {
-		int fd = openat(w->cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(w->cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0) {
 			close_quietly(fd);
 			return -1;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			if (w->done_len + 1 + n >= sizeof w->done) {
-				close_quietly(fd);
-				return errno = ENAMETOOLONG, -1;
-			}
+		if (S_ISDIR(st.st_mode) && w->done_len + 1 + n < sizeof w->done) {
 			w->done_len += (size_t)snprintf(w->done + w->done_len, sizeof w->done - w->done_len, "/%s", name);
 			close_quietly(w->cur);
 			w->cur = fd;
@@ -176,48 +167,34 @@ static int walk_step(struct walk *w, int flags, mode_t mode, int *out)
 			return 1;
 		}
 		/* Read the link from the fd we examined, not by name again. */
-		t = S_ISLNK(st.st_mode) ? readlinkat(fd, "", target, sizeof target) : (errno = ENOTDIR, -1);
+		errno = S_ISDIR(st.st_mode) ? ENAMETOOLONG : ENOTDIR;
+		t = S_ISLNK(st.st_mode) ? readlinkat(fd, "", target, sizeof target) : -1;
 		close_quietly(fd);
-	} else if ((flags & O_CREAT) && dir_only) {
+	} else if (dir_only && (flags & O_CREAT)) {
 		return errno = EISDIR, -1;
-	} else {
-		int fd = openat(w->cur, name, fflags, mode);
-		if (fd >= 0) {
-			if (!follow || !(flags & O_PATH) || (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode))) {
-				*out = fd;
-				return 0;
-			}
-			t = readlinkat(fd, "", target, sizeof target);
-			close_quietly(fd);
-		} else {
-			/* A final symlink fails O_NOFOLLOW with ELOOP (ENOTDIR
-			 * under O_DIRECTORY); anything else is the answer. */
-			int e = errno;
-			if (!follow || (e != ELOOP && e != ENOTDIR))
-				return -1;
-			t = readlinkat(w->cur, name, target, sizeof target);
-			if (t < 0 && errno == EINVAL && e == ELOOP && ++w->links <= MAX_LINKS)
-				return 1;   /* no longer a link: swapped under us, look again */
-			if (t < 0)
-				return errno = e, -1;
+	} else if ((fd = openat(w->cur, name, flags | O_NOFOLLOW | O_CLOEXEC | (dir_only ? O_DIRECTORY : 0), mode)) >= 0) {
+		/* O_PATH|O_NOFOLLOW opens a final link itself: follow it here. */
+		if (!follow || !(flags & O_PATH) || (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode))) {
+			*out = fd;
+			return 0;
 		}
+		t = readlinkat(fd, "", target, sizeof target);
+		close_quietly(fd);
+	} else {
+		/* A final link fails O_NOFOLLOW with ELOOP (ENOTDIR under
+		 * O_DIRECTORY); any other error is the answer. */
+		int e = errno;
+		if (!follow || (e != ELOOP && e != ENOTDIR))
+			return -1;
+		t = readlinkat(w->cur, name, target, sizeof target);
+		if (t < 0 && errno == EINVAL && e == ELOOP && ++w->links <= MAX_LINKS)
+			return 1;   /* no longer a link: swapped under us, look again */
+		if (t < 0)
+			return errno = e, -1;
 	}
 	if (t == (ssize_t)sizeof target)
 		return errno = ENAMETOOLONG, -1;
 	return walk_link(w, target, t, rest) < 0 ? -1 : 1;
-}
-
-static int open_fallback(int root_fd, const char *path, int flags, mode_t mode)
-{
-	struct walk w = {.root_fd = root_fd, .cur = -1};
-	int fd = -1, rc;
-	snprintf(w.todo, sizeof w.todo, "%s", path);
-	if (walk_reopen(&w) < 0)
-		return -1;
-	while ((rc = walk_step(&w, flags, mode, &fd)) > 0)
-		;
-	close_quietly(w.cur);
-	return rc < 0 ? -1 : fd;
 }
 
 /* fd or -1 with errno; path already checked. */
@@ -240,7 +217,15 @@ static int open_in_root(int root_fd, const char *path, int flags, mode_t mode)
 		if (errno != ENOSYS)
 			return -1;
 	}
-	return open_fallback(root_fd, path, flags, mode);
+	struct walk w = {.root_fd = root_fd, .cur = -1};
+	int fd = -1, rc;
+	snprintf(w.todo, sizeof w.todo, "%s", path);
+	if (walk_reopen(&w) < 0)
+		return -1;
+	while ((rc = walk_step(&w, flags, mode, &fd)) > 0)
+		;
+	close_quietly(w.cur);
+	return rc < 0 ? -1 : fd;
 }
 
 int safe_open(int root_fd, const char *path, int flags, mode_t mode, corral_error *err)
@@ -248,17 +233,17 @@ int safe_open(int root_fd, const char *path, int flags, mode_t mode, corral_erro
 	if (check_path(path, "open", err) < 0)
 		return -1;
 	int fd = open_in_root(root_fd, path, flags, mode);
-	return fd < 0 ? fail(err, errno, "open", path) : fd;
+	return fd < 0 ? fail(err, errno, "open", path, NULL) : fd;
 }
 
-/* ---- read, write, mkdir ------------------------------------------------- */
+/* ---- read, write, mkdir --------------------------------------------------- */
 
 int safe_read_file(int root_fd, const char *path, size_t max_bytes, char **data, size_t *len, corral_error *err)
 {
 	/* One byte beyond the bound is read to tell "exactly max" from "more". */
 	size_t limit = max_bytes < SIZE_MAX - 2 ? max_bytes : SIZE_MAX - 2;
 	size_t used = 0, cap;
-	char *buf = NULL, why[64];
+	char *buf = NULL, too_big[64];
 	struct stat st;
 	int rc = -1;
 
@@ -268,53 +253,48 @@ int safe_read_file(int root_fd, const char *path, size_t max_bytes, char **data,
 		return -1;
 	int fd = open_in_root(root_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd < 0)
-		return fail(err, errno, "read", path);
-	snprintf(why, sizeof why, "file is larger than %zu bytes", max_bytes);
+		return fail(err, errno, "read", path, NULL);
+	snprintf(too_big, sizeof too_big, "file is larger than %zu bytes", max_bytes);
 	if (fstat(fd, &st) < 0) {
-		fail(err, errno, "read", path);
+		fail(err, errno, "read", path, NULL);
 		goto cleanup;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		if (S_ISDIR(st.st_mode))
-			fail(err, EISDIR, "read", path);
+			fail(err, EISDIR, "read", path, NULL);
 		else
-			fail_why(err, EINVAL, "read", path, "not a regular file");
+			fail(err, EINVAL, "read", path, "not a regular file");
 		goto cleanup;
 	}
 	if ((uintmax_t)st.st_size > limit) {
-		fail_why(err, EFBIG, "read", path, why);
+		fail(err, EFBIG, "read", path, too_big);
 		goto cleanup;
 	}
-	/* st_size is only a hint (the file may change; /proc says 0). */
-	cap = (size_t)st.st_size + 1;
+	cap = (size_t)st.st_size + 1;   /* only a hint: files change, /proc says 0 */
 	buf = malloc(cap + 1);
-	if (!buf) {
-		fail(err, ENOMEM, "read", path);
-		goto cleanup;
-	}
 	for (;;) {
-		if (used == cap) {   /* then cap <= limit: room to grow */
+		if (buf && used == cap) {   /* then cap <= limit: room to grow */
 			size_t want = cap < 4096 ? 4096 : cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
 			cap = want < limit + 1 ? want : limit + 1;
 			char *bigger = realloc(buf, cap + 1);
-			if (!bigger) {
-				fail(err, ENOMEM, "read", path);
-				goto cleanup;
-			}
+			if (!bigger)
+				free(buf);
 			buf = bigger;
 		}
-		ssize_t n = read(fd, buf + used, cap - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fail(err, errno, "read", path);
+		if (!buf) {
+			fail(err, ENOMEM, "read", path, NULL);
 			goto cleanup;
 		}
+		ssize_t n = read(fd, buf + used, cap - used);
 		if (n == 0)
 			break;
-		used += (size_t)n;
+		if (n < 0 && errno != EINTR) {
+			fail(err, errno, "read", path, NULL);
+			goto cleanup;
+		}
+		used += n > 0 ? (size_t)n : 0;
 		if (used > limit) {
-			fail_why(err, EFBIG, "read", path, why);
+			fail(err, EFBIG, "read", path, too_big);
 			goto cleanup;
 		}
 	}
@@ -329,36 +309,32 @@ cleanup:
 	return rc;
 }
 
-/* The directory holding PATH, opened inside root, and PATH's final name,
- * which the caller acts on without following it ("" for "/"; "." and ".."
- * as they are). *dir_only when PATH ends in "/". */
+/* The directory holding PATH, opened inside root, and PATH's final name for
+ * the caller to act on without following it ("" for "/"; "." and ".." as
+ * they are). *dir_only when PATH ends in "/". */
 static int open_parent(int root_fd, const char *path, char name[NAME_MAX + 1], bool *dir_only)
 {
 	char buf[PATH_MAX];
 	size_t n = strlen(path);
 	memcpy(buf, path, n + 1);
-	*dir_only = false;
-	while (n > 1 && buf[n - 1] == '/') {
+	for (*dir_only = false; n > 1 && buf[n - 1] == '/'; *dir_only = true)
 		buf[--n] = '\0';
-		*dir_only = true;
-	}
 	char *slash = strrchr(buf, '/');
 	const char *base = slash ? slash + 1 : buf;
-	size_t blen = strlen(base);
-	if (blen > NAME_MAX)
+	if (strlen(base) > NAME_MAX)
 		return errno = ENAMETOOLONG, -1;
-	memcpy(name, base, blen + 1);
-	if (!slash)
-		return open_in_root(root_fd, ".", O_PATH | O_DIRECTORY, 0);
-	slash[1] = '\0';   /* keep the slash: "/x" has the root as parent */
-	return open_in_root(root_fd, buf, O_PATH | O_DIRECTORY, 0);
+	memcpy(name, base, strlen(base) + 1);
+	if (slash)
+		slash[1] = '\0';   /* keep the slash: "/x" has the root as parent */
+	return open_in_root(root_fd, slash ? buf : ".", O_PATH | O_DIRECTORY, 0);
 }
 
-static int random_name(char out[sizeof ".corral-XXXXXX"])
+/* ".corral-XXXXXX". Only uniqueness matters (O_EXCL guards the rest), so
+ * never wait for entropy. */
+static int random_name(char out[15])
 {
 	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char r[6];
-	/* Only uniqueness matters (O_EXCL guards the rest): never wait for entropy. */
 	if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
 		return -1;
 	memcpy(out, ".corral-", 8);
@@ -370,7 +346,7 @@ static int random_name(char out[sizeof ".corral-XXXXXX"])
 
 int safe_write_file(int root_fd, const char *path, const void *data, size_t len, mode_t mode, corral_error *err)
 {
-	char name[NAME_MAX + 1], tmp[sizeof ".corral-XXXXXX"];
+	char name[NAME_MAX + 1], tmp[15];
 	bool dir_only, created = false;
 	struct stat st;
 	int fd = -1, rc = -1;
@@ -379,38 +355,28 @@ int safe_write_file(int root_fd, const char *path, const void *data, size_t len,
 		return -1;
 	int dir = open_parent(root_fd, path, name, &dir_only);
 	if (dir < 0)
-		return fail(err, errno, "write", path);
-	if (dir_only || !*name || is_dot_or_dotdot(name)) {
-		fail(err, EISDIR, "write", path);
-		goto cleanup;
-	}
+		return fail(err, errno, "write", path, NULL);
 	int e = fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-	if (e != 0 && e != ENOENT) {
-		fail(err, e, "write", path);
+	if (dir_only || !*name || is_dot_or_dotdot(name) || (e != 0 && e != ENOENT)) {
+		fail(err, e == 0 || e == ENOENT ? EISDIR : e, "write", path, NULL);
 		goto cleanup;
 	}
-	for (int tries = 0; fd < 0; tries++) {
-		if (random_name(tmp) < 0)
-			break;
+	for (int tries = 0; fd < 0 && tries < 100 && random_name(tmp) == 0; tries++) {
 		fd = openat(dir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && (errno != EEXIST || tries == 100))
+		if (fd < 0 && errno != EEXIST)
 			break;
 	}
-	if (fd < 0) {
-		fail(err, errno, "write", path);
-		goto cleanup;
-	}
-	created = true;
+	created = fd >= 0;
 	/* The new file is ours alone until the rename: no link of the
-	 * sandbox's can be written through. */
-	if (write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0) {
-		fail(err, errno, "write", path);
+	 * sandbox's is written through, one at PATH is replaced. */
+	if (fd < 0 || write_all(fd, data, len) < 0 || fchmod(fd, mode & 07777) < 0) {
+		fail(err, errno, "write", path, NULL);
 		goto cleanup;
 	}
 	int closed = close(fd);
 	fd = -1;
 	if (closed < 0 || renameat(dir, tmp, dir, name) < 0) {
-		fail(err, errno, "write", path);
+		fail(err, errno, "write", path, NULL);
 		goto cleanup;
 	}
 	created = false;
@@ -425,41 +391,37 @@ cleanup:
 
 int safe_mkdirs(int root_fd, const char *path, mode_t mode, corral_error *err)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX], name[NAME_MAX + 1];
+	bool dir_only;
 	if (check_path(path, "mkdir", err) < 0)
 		return -1;
 	size_t n = strlen(path);
 	memcpy(buf, path, n + 1);
 	/* Each prefix in turn: resolved inside root, created where missing. */
 	for (size_t end = 1; end <= n; end++) {
-		if (end < n && buf[end] != '/')
+		if ((end < n && buf[end] != '/') || buf[end - 1] == '/')
 			continue;
-		if (buf[end - 1] == '/')
-			continue;
-		char saved = buf[end];
 		buf[end] = '\0';
 		int fd = open_in_root(root_fd, buf, O_PATH | O_DIRECTORY, 0);
 		if (fd < 0 && errno == ENOENT) {
-			char name[NAME_MAX + 1];
-			bool dir_only;
 			int dir = open_parent(root_fd, buf, name, &dir_only);
 			if (dir < 0 || (mkdirat(dir, name, mode) < 0 && errno != EEXIST)) {
 				close_quietly(dir);
-				return fail(err, errno, "mkdir", path);
+				return fail(err, errno, "mkdir", path, NULL);
 			}
 			close_quietly(dir);
 			/* Whatever is there now must be a directory inside root. */
 			fd = open_in_root(root_fd, buf, O_PATH | O_DIRECTORY, 0);
 		}
 		if (fd < 0)
-			return fail(err, errno, "mkdir", path);
+			return fail(err, errno, "mkdir", path, NULL);
 		close_quietly(fd);
-		buf[end] = saved;
+		buf[end] = path[end];
 	}
 	return 0;
 }
 
-/* ---- list, remove -------------------------------------------------------- */
+/* ---- list, remove --------------------------------------------------------- */
 
 static int cmp_names(const void *a, const void *b)
 {
@@ -504,7 +466,7 @@ int safe_list_dir(int root_fd, const char *path, size_t max_entries, struct safe
 	int fd = open_in_root(root_fd, path, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		close_quietly(fd);
-		return fail(err, errno, "list", path);
+		return fail(err, errno, "list", path, NULL);
 	}
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (is_dot_or_dotdot(de->d_name))
@@ -525,7 +487,7 @@ int safe_list_dir(int root_fd, const char *path, size_t max_entries, struct safe
 		n++;
 	}
 	if (errno) {
-		fail(err, errno, "list", path);
+		fail(err, errno, "list", path, NULL);
 		goto cleanup;
 	}
 	n = keep_first(names, n, max_entries);
@@ -537,7 +499,7 @@ int safe_list_dir(int root_fd, const char *path, size_t max_entries, struct safe
 		if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT)
 				continue;   /* removed since readdir */
-			fail(err, errno, "list", path);
+			fail(err, errno, "list", path, NULL);
 			goto cleanup;
 		}
 		out[n_out++] = (struct safe_dirent){.name = names[i], .type = file_type(st.st_mode),
@@ -551,7 +513,7 @@ int safe_list_dir(int root_fd, const char *path, size_t max_entries, struct safe
 	rc = 0;
 	goto cleanup;
 nomem:
-	fail(err, ENOMEM, "list", path);
+	fail(err, ENOMEM, "list", path, NULL);
 cleanup:
 	safe_dirents_free(out, n_out);
 	for (size_t i = 0; i < n; i++)
@@ -595,6 +557,7 @@ static int open_child(int dir, const char *name, uint64_t mnt, struct stat *st)
 	return fd;
 }
 
+/* The directories remove_tree is in, top first. */
 struct tree {
 	struct level {
 		dev_t dev;
@@ -642,7 +605,7 @@ static int remove_tree(int parent, const char *name)
 	if (tree_push(&t, &st, name) < 0)
 		goto out;
 	while (t.depth > 0) {
-		/* fd: the directory at level t.depth - 1, to empty. */
+		/* fd: the directory at level depth - 1, to empty. */
 		if (!(d = fdopendir(fd)))
 			goto out;
 		fd = -1;
@@ -653,8 +616,7 @@ static int remove_tree(int parent, const char *name)
 				continue;
 			if (de->d_type != DT_DIR && errno != EISDIR)
 				goto out;
-			fd = open_child(dirfd(d), de->d_name, mnt, &st);
-			if (fd >= 0)
+			if ((fd = open_child(dirfd(d), de->d_name, mnt, &st)) >= 0)
 				break;
 			if (errno == ENOENT || ((errno == ENOTDIR || errno == ELOOP) &&
 			                        (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)))
@@ -710,29 +672,28 @@ int safe_remove(int root_fd, const char *path, bool recursive, corral_error *err
 		return -1;
 	int dir = open_parent(root_fd, path, name, &dir_only);
 	if (dir < 0)
-		return fail(err, errno, "remove", path);
-	if (fstat(root_fd, &root_st) < 0) {
-		fail(err, errno, "remove", path);
-	} else if (!*name || is_dot_or_dotdot(name)) {
+		return fail(err, errno, "remove", path, NULL);
+	bool dot = !*name || is_dot_or_dotdot(name);
+	if (fstat(root_fd, &root_st) < 0 || (!dot && fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)) {
+		fail(err, errno, "remove", path, NULL);
+	} else if (dot) {
 		/* "/", ".", "a/..": the root is refused; other dot names as rmdir(2) does. */
 		int fd = open_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
 		bool is_root = fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == root_st.st_dev &&
 		               st.st_ino == root_st.st_ino;
 		close_quietly(fd);
-		fail(err, is_root ? EBUSY : EINVAL, "remove", path);
-	} else if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		fail(err, errno, "remove", path);
+		fail(err, is_root ? EBUSY : EINVAL, "remove", path, NULL);
 	} else if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) {
-		fail(err, EBUSY, "remove", path);   /* the root, mounted inside itself */
+		fail(err, EBUSY, "remove", path, NULL);   /* the root, mounted inside itself */
 	} else {
-		/* Races are fine: unlinkat fails on a swapped-in directory, rmdir
-		 * on a swapped-in non-directory, and remove_tree opens O_NOFOLLOW. */
+		/* Races are harmless: unlinkat fails on a swapped-in directory,
+		 * rmdir on a swapped-in non-directory, remove_tree never follows. */
 		if (!S_ISDIR(st.st_mode))
 			rc = dir_only ? (errno = ENOTDIR, -1) : unlinkat(dir, name, 0);
 		else
 			rc = recursive ? remove_tree(dir, name) : unlinkat(dir, name, AT_REMOVEDIR);
 		if (rc < 0)
-			fail(err, errno, "remove", path);
+			fail(err, errno, "remove", path, NULL);
 	}
 	close_quietly(dir);
 	return rc;
@@ -741,10 +702,10 @@ int safe_remove(int root_fd, const char *path, bool recursive, corral_error *err
 int safe_tree_remove(int dirfd, const char *name, corral_error *err)
 {
 	if (!name || !*name || strchr(name, '/') || is_dot_or_dotdot(name))
-		return fail_why(err, EINVAL, "remove", name ? name : "\"\"", "not a name in the directory");
+		return fail(err, EINVAL, "remove", name ? name : "\"\"", "not a name in the directory");
 	if (strlen(name) > NAME_MAX)
-		return fail(err, ENAMETOOLONG, "remove", name);
+		return fail(err, ENAMETOOLONG, "remove", name, NULL);
 	if (remove_tree(dirfd, name) < 0 && errno != ENOENT)
-		return fail(err, errno, "remove", name);
+		return fail(err, errno, "remove", name, NULL);
 	return 0;
 }

@@ -100,7 +100,7 @@ int corral_sandbox_write_file(corral_sandbox *sb, const char *path, const void *
 	int root = sandbox_root(sb, err);
 	if (root < 0 || become_user(sb, &id, err) < 0)
 		return -1;
-	int rc = safe_write_file(root, path, data, len, (mode_t)(mode & 07777), err);
+	int rc = safe_write_file(root, path, data, len, (mode_t)(mode & 0777), err);
 	restore_identity(&id);
 	return rc;
 }

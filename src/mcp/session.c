@@ -161,7 +161,7 @@ int session_send(struct session *s, const char *op, const char *code, uint64_t *
 		free(text);
 		return -1;
 	}
-	memcpy(grown + s->out_len, text, len);
+	memcpy(grown + s->out_len, text, len); // NOLINT(bugprone-not-null-terminated-result): a byte queue, not a string
 	grown[s->out_len + len] = '\n';
 	s->out = grown;
 	s->out_len += len + 1;
