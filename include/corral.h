@@ -81,6 +81,16 @@ int corral_policy_pass_env(corral_policy *policy, const char *name, corral_error
 int corral_policy_set_uid(corral_policy *policy, uid_t uid, corral_error *err);
 int corral_policy_set_hostname(corral_policy *policy, const char *hostname, corral_error *err);
 
+/* Network egress (docs/network.md). Without rules a sandbox has no network
+ * at all. Each rule allows a destination through corral's proxy: "host",
+ * "*.host" (subdomains), "host:port", an IP address or a CIDR. */
+int corral_policy_allow_net(corral_policy *policy, const char *rule, corral_error *err);
+/* "NAME=ADDRESS": the proxy resolves NAME to ADDRESS (as curl --resolve),
+ * which may then be a private or loopback address. */
+int corral_policy_net_host(corral_policy *policy, const char *pin, corral_error *err);
+/* Append one JSON line per connection or refused lookup to FILE. */
+int corral_policy_set_net_log(corral_policy *policy, const char *path, corral_error *err);
+
 /* ---- sandboxes ----------------------------------------------------------- */
 
 typedef struct corral_sandbox corral_sandbox;

@@ -23,6 +23,9 @@ enum {
 	OPT_PRINT_POLICY,
 	OPT_REPORT,
 	OPT_PYTHON,
+	OPT_ALLOW_NET,
+	OPT_NET_HOST,
+	OPT_NET_LOG,
 	OPT_LIMIT_BASE = 2000, /* + enum policy_limit_id */
 };
 
@@ -40,6 +43,9 @@ static const struct option run_long_options[] = {
 	{"print-policy", no_argument, NULL, OPT_PRINT_POLICY},
 	{"report", required_argument, NULL, OPT_REPORT},
 	{"python", required_argument, NULL, OPT_PYTHON},
+	{"allow-net", required_argument, NULL, OPT_ALLOW_NET},
+	{"net-host", required_argument, NULL, OPT_NET_HOST},
+	{"net-log", required_argument, NULL, OPT_NET_LOG},
 	{"memory", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_MEMORY},
 	{"pids", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_PIDS},
 	{"cpus", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPUS},
@@ -75,6 +81,12 @@ void cli_print_run_help(void)
 	       "  --hostname NAME       host name inside (default corral)\n"
 	       "  --env KEY=VALUE       set a variable (the environment is otherwise scrubbed)\n"
 	       "  --pass-env KEY        copy a variable from the caller's environment\n"
+	       "\n"
+	       "Network (none by default; see docs/network.md):\n"
+	       "  --allow-net RULE      allow connections through corral's proxy to RULE:\n"
+	       "                        host, *.host, host:port, an IP address or a CIDR\n"
+	       "  --net-host NAME=IP    make the proxy resolve NAME to IP (may be private)\n"
+	       "  --net-log FILE        append one JSON line per connection to FILE\n"
 	       "\n"
 	       "Limits (SIZE: 512K, 64M, 1.5G or bytes; DURATION: 250ms, 10s, 5m; any: unlimited):\n"
 	       "  --memory SIZE         RAM of the whole sandbox, swap off (default 1G)\n"
@@ -155,6 +167,12 @@ static int apply_option(struct run_options *opts, enum options_mode mode, int op
 	case OPT_REPORT:
 		opts->report_path = arg;
 		return 0;
+	case OPT_ALLOW_NET:
+		return corral_policy_allow_net(p, arg, err);
+	case OPT_NET_HOST:
+		return corral_policy_net_host(p, arg, err);
+	case OPT_NET_LOG:
+		return corral_policy_set_net_log(p, arg, err);
 	case OPT_PYTHON:
 		if (!arg[0])
 			return error_set(err, CORRAL_ERR_USAGE, 0, "--python: expected a program name or path");

@@ -1,5 +1,6 @@
 #include "jail/environment.h"
 
+#include "net/net_capture.h"
 #include "policy/policy.h"
 #include "util/error.h"
 
@@ -49,6 +50,20 @@ int environment_build(struct environment *env, const corral_policy *policy, corr
 	for (size_t i = 0; i < policy->n_pass_env; i++) {
 		const char *value = getenv(policy->pass_env[i]);
 		if (value && env_put_str(env, policy->pass_env[i], value) < 0)
+			goto oom;
+	}
+	/* Egress: clients that honour proxy variables use corral's proxy
+	 * explicitly; the rest is caught transparently (net_capture.h). */
+	if (policy_net_enabled(policy)) {
+		static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+		                                    "http_proxy", "https_proxy", "all_proxy"};
+		char url[64];
+		snprintf(url, sizeof url, "http://127.0.0.1:%d", NET_CAPTURE_PROXY_PORT);
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			if (env_put_str(env, names[i], url) < 0)
+				goto oom;
+		if (env_put_str(env, "NO_PROXY", "localhost,127.0.0.1,::1") < 0 ||
+		    env_put_str(env, "no_proxy", "localhost,127.0.0.1,::1") < 0)
 			goto oom;
 	}
 	for (size_t i = 0; i < policy->n_env; i++) {

@@ -268,6 +268,11 @@ void jail_init_main(struct jail_context *ctx)
 	}
 	if (loopback_up(&err) < 0)
 		fail_setup(ctx, &err);
+	if (ctx->net_sock >= 0) {
+		if (net_capture_setup(&ctx->net_plan, ctx->net_sock, &err) < 0)
+			fail_setup(ctx, &err);
+		close(ctx->net_sock);
+	}
 	if (setup_io(ctx, &err) < 0)
 		fail_setup(ctx, &err);
 

@@ -23,6 +23,7 @@
 #include "jail/mount_plan.h"
 #include "jail/rlimits.h"
 #include "jail/sentinel.h"
+#include "net/egress.h"
 
 #include <stdint.h>
 #include <sys/resource.h>
@@ -44,6 +45,8 @@ struct jail_context {
 	int listener_sock; /* the command hands its seccomp listener over here */
 	int root_sock;     /* init hands the sandbox's root directory over here */
 	int status_write_fd;
+	int net_sock;      /* egress on: init hands its network listeners over here */
+	struct net_capture_plan net_plan;
 };
 
 enum jail_message_type {
@@ -90,6 +93,7 @@ struct corral_sandbox {
 	bool limit_hit;
 	enum corral_status limit_status;
 	corral_enforcement enforcement;
+	struct egress egress;         /* rules, listeners' plan, proxy (egress on) */
 };
 
 /* Wait for the sandbox, pumping output, enforcing the wall clock, CPU time,

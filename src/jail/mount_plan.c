@@ -181,6 +181,11 @@ static void plan_identity_files(struct mount_plan *plan, const corral_policy *po
 	                       "127.0.1.1\t%s\n",
 	                       policy->hostname);
 	op->mode = 0644;
+	/* Never the host's resolvers: with egress rules, port 53 anywhere is
+	 * corral's DNS (net/dns_server.h); without, lookups fail at once. */
+	op = plan_add(plan, MOUNT_OP_FILE, "etc/resolv.conf");
+	op->data = plan_strdup(plan, "nameserver 127.0.0.1\noptions timeout:2 attempts:1\n");
+	op->mode = 0644;
 }
 
 static void plan_system(struct mount_plan *plan)

@@ -86,6 +86,7 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 	ctx->status_write_fd = -1;
 	ctx->listener_sock = -1;
 	ctx->root_sock = -1;
+	ctx->net_sock = -1;
 	if (!argv || !argv[0] || !argv[0][0])
 		return error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 	if (jail_ids_init(&ctx->ids, policy, err) < 0)
@@ -236,7 +237,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 {
 	struct jail_context ctx;
 	int sync_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_out[2] = {-1, -1};
-	int listener_pair[2] = {-1, -1}, root_pair[2] = {-1, -1};
+	int listener_pair[2] = {-1, -1}, root_pair[2] = {-1, -1}, net_pair[2] = {-1, -1};
 	int pidfd = -1;
 	corral_sandbox *sb = NULL;
 	int rc = -1;
@@ -252,6 +253,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->sentinel.fd = -1;
 	sb->listener_sock = sb->listener_fd = -1;
 	sb->root_sock = sb->root_fd = -1;
+	sb->egress.log_fd = -1;
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
@@ -264,6 +266,15 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	if (context_prepare(&ctx, policy, argv,
 	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, err) < 0)
 		goto cleanup;
+	if (egress_prepare(&sb->egress, policy, err) < 0)
+		goto cleanup;
+	ctx.net_plan = sb->egress.plan;
+	if (sb->egress.rules &&
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, net_pair) < 0) {
+		error_errno(err, "network socket pair");
+		goto cleanup;
+	}
+	ctx.net_sock = net_pair[1];
 	rlimit_plan_build(&ctx.rlimits, &sb->limits,
 	                  cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE);
 	if (setup_output(sb, &ctx, io, child_out, err) < 0)
@@ -291,6 +302,8 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 		close(status_pipe[0]);
 		close(listener_pair[0]);
 		close(root_pair[0]);
+		if (net_pair[0] >= 0)
+			close(net_pair[0]);
 		for (int i = 0; i < 2; i++)
 			if (sb->pump_fds[i] >= 0)
 				close(sb->pump_fds[i]);
@@ -311,6 +324,11 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->sync_write_fd = steal_fd(&sync_pipe[1]);
 	sb->listener_sock = steal_fd(&listener_pair[0]);
 	sb->root_sock = steal_fd(&root_pair[0]);
+	/* The proxy serves the listeners init sends once they exist. */
+	if (net_pair[0] >= 0 && egress_start(&sb->egress, policy, steal_fd(&net_pair[0]), err) < 0) {
+		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+		goto cleanup;
+	}
 	*out = steal_pointer(&sb);
 	rc = 0;
 cleanup:
@@ -325,6 +343,8 @@ cleanup:
 			close(listener_pair[i]);
 		if (root_pair[i] >= 0)
 			close(root_pair[i]);
+		if (net_pair[i] >= 0)
+			close(net_pair[i]);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
@@ -349,7 +369,9 @@ int corral_sandbox_signal(corral_sandbox *sb, int sig, corral_error *err)
 
 int corral_sandbox_wait(corral_sandbox *sb, corral_result *result, corral_error *err)
 {
-	return monitor_run(sb, result, err);
+	int rc = monitor_run(sb, result, err);
+	egress_finish(&sb->egress, result);
+	return rc;
 }
 
 void corral_sandbox_free(corral_sandbox *sb)
@@ -381,6 +403,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->root_sock);
 	if (sb->root_fd >= 0)
 		close(sb->root_fd);
+	egress_free(&sb->egress);
 	free(sb);
 }
 

@@ -76,6 +76,9 @@ void corral_policy_free(corral_policy *p)
 	free(p->mounts);
 	strv_free(p->env, p->n_env);
 	strv_free(p->pass_env, p->n_pass_env);
+	strv_free(p->net_allow, p->n_net_allow);
+	strv_free(p->net_hosts, p->n_net_hosts);
+	free(p->net_log);
 	free(p);
 }
 

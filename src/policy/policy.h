@@ -85,7 +85,18 @@ struct corral_policy {
 	char **pass_env;    /* names copied from the caller's environment */
 	size_t n_pass_env;
 	struct policy_limits limits;
+	/* Egress (policy_net.c): any allow rule turns corral's proxy on. */
+	char **net_allow;   /* --allow-net rules, as given (validated) */
+	size_t n_net_allow;
+	char **net_hosts;   /* "NAME=ADDRESS" pins of the proxy's resolution */
+	size_t n_net_hosts;
+	char *net_log;      /* JSON-lines request log, or NULL */
 };
+
+/* policy_net.c: the "network" object of the JSON form. */
+int policy_net_merge_json(corral_policy *policy, void *network /* json_t */, corral_error *err);
+int policy_net_to_json(const corral_policy *policy, void *root /* json_t */);
+bool policy_net_enabled(const corral_policy *policy);
 
 const char *policy_mount_type_name(enum corral_mount_type type);
 int policy_mount_type_from_name(const char *name, enum corral_mount_type *out);

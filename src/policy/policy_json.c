@@ -167,6 +167,9 @@ static int merge_object(corral_policy *p, json_t *root, corral_error *err)
 		} else if (strcmp(key, "pass_env") == 0) {
 			if (merge_pass_env(p, v, err) < 0)
 				return -1;
+		} else if (strcmp(key, "network") == 0) {
+			if (policy_net_merge_json(p, v, err) < 0)
+				return -1;
 		} else {
 			return error_set(err, CORRAL_ERR_USAGE, 0, "policy: unknown key \"%s\"", key);
 		}
@@ -245,6 +248,8 @@ char *corral_policy_to_json(const corral_policy *p)
 			goto cleanup;
 	if (json_object_set(root, "mounts", mounts) < 0 || json_object_set(root, "env", env) < 0 ||
 	    json_object_set(root, "pass_env", pass) < 0 || json_object_set(root, "limits", limits) < 0)
+		goto cleanup;
+	if (policy_net_to_json(p, root) < 0)
 		goto cleanup;
 	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 cleanup:
