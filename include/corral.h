@@ -90,6 +90,10 @@ int corral_policy_allow_net(corral_policy *policy, const char *rule, corral_erro
 int corral_policy_net_host(corral_policy *policy, const char *pin, corral_error *err);
 /* Append one JSON line per connection or refused lookup to FILE. */
 int corral_policy_set_net_log(corral_policy *policy, const char *path, corral_error *err);
+/* A program on the host asked about each destination no rule allows: the
+ * request as JSON on stdin, exit 0 allows (docs/network.md). Only from a
+ * trusted source: it runs with the caller's rights. */
+int corral_policy_set_net_rule_cmd(corral_policy *policy, const char *program, corral_error *err);
 
 /* ---- sandboxes ----------------------------------------------------------- */
 

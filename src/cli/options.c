@@ -26,6 +26,7 @@ enum {
 	OPT_ALLOW_NET,
 	OPT_NET_HOST,
 	OPT_NET_LOG,
+	OPT_NET_RULE_CMD,
 	OPT_LIMIT_BASE = 2000, /* + enum policy_limit_id */
 };
 
@@ -46,6 +47,7 @@ static const struct option run_long_options[] = {
 	{"allow-net", required_argument, NULL, OPT_ALLOW_NET},
 	{"net-host", required_argument, NULL, OPT_NET_HOST},
 	{"net-log", required_argument, NULL, OPT_NET_LOG},
+	{"net-rule-cmd", required_argument, NULL, OPT_NET_RULE_CMD},
 	{"memory", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_MEMORY},
 	{"pids", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_PIDS},
 	{"cpus", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPUS},
@@ -87,6 +89,8 @@ void cli_print_run_help(void)
 	       "                        host, *.host, host:port, an IP address or a CIDR\n"
 	       "  --net-host NAME=IP    make the proxy resolve NAME to IP (may be private)\n"
 	       "  --net-log FILE        append one JSON line per connection to FILE\n"
+	       "  --net-rule-cmd PROG   ask PROG (on the host; request JSON on stdin, exit 0\n"
+	       "                        allows) about destinations no rule allows\n"
 	       "\n"
 	       "Limits (SIZE: 512K, 64M, 1.5G or bytes; DURATION: 250ms, 10s, 5m; any: unlimited):\n"
 	       "  --memory SIZE         RAM of the whole sandbox, swap off (default 1G)\n"
@@ -173,6 +177,8 @@ static int apply_option(struct run_options *opts, enum options_mode mode, int op
 		return corral_policy_net_host(p, arg, err);
 	case OPT_NET_LOG:
 		return corral_policy_set_net_log(p, arg, err);
+	case OPT_NET_RULE_CMD:
+		return corral_policy_set_net_rule_cmd(p, arg, err);
 	case OPT_PYTHON:
 		if (!arg[0])
 			return error_set(err, CORRAL_ERR_USAGE, 0, "--python: expected a program name or path");

@@ -65,6 +65,7 @@ int egress_start(struct egress *e, const corral_policy *policy, int sock, corral
 		.n_pins = policy->n_net_hosts,
 		.log_fd = e->log_fd,
 		.max_connections = EGRESS_MAX_CONNECTIONS,
+		.rule_cmd = policy->net_rule_cmd,
 	};
 	return net_proxy_start(&config, &e->plan, sock, &e->proxy, err);
 }

@@ -18,10 +18,14 @@
  * trailing dot ignored; punycode (xn--) is a name like any other, raw UTF-8
  * is refused, and so is a name whose last label is numeric ("127.1"), which
  * resolvers read as an address. An IPv4-mapped IPv6 rule (::ffff:10.0.0.1)
- * is the IPv4 rule. Request paths are matched byte for byte, without the
- * query; a path with "." or ".." segments (also percent-encoded, or before
- * a ";"), an encoded slash or backslash, or a backslash never matches a
- * path rule, since servers would read it as another path.
+ * is the IPv4 rule, and IPv4-mapped addresses are matched as IPv4 only (so
+ * ::/0 does not cover them). A bare IPv6 address that could be read as
+ * address:port ("::1:443") is refused as ambiguous.
+ *
+ * Request paths are matched byte for byte, without the query; a path with
+ * "." or ".." segments (also percent-encoded, or before a ";"), an encoded
+ * slash, backslash or NUL, or a backslash never matches a path rule, since
+ * servers would read it as another path.
  */
 #ifndef CORRAL_NET_NET_RULES_H
 #define CORRAL_NET_NET_RULES_H

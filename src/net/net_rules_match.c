@@ -40,7 +40,7 @@ int net_ruleset_add(struct net_ruleset *set, const char *text, corral_error *err
 		size_t cap = set->cap ? set->cap * 2 : 8;
 		struct net_rule *grown = reallocarray(set->rules, cap, sizeof *grown);
 		if (!grown)
-			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--allow-net %s", text);
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--allow-net");
 		set->rules = grown;
 		set->cap = cap;
 	}
@@ -361,7 +361,7 @@ const char *net_rules_suggest(const char *host, uint16_t port, const char *metho
 		string_set(buf, size, "no rule can allow this host (%s)", host ? bad : "no host name");
 		return buf;
 	}
-	char rule[NET_RULE_HOST_MAX + 16];
+	char rule[NET_RULE_HOST_MAX + 32];
 	if (port)
 		string_set(rule, sizeof rule, "--allow-net %s:%u", name, port);
 	else

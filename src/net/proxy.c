@@ -117,7 +117,9 @@ void proxy_log_dns_denial(struct net_proxy *p, const char *name)
 static bool dns_allows(void *ctx, const char *name)
 {
 	const struct net_proxy *p = ctx;
-	return net_rules_allow_name(p->config.rules, name);
+	/* With a rule command, every name gets a stand-in: the decision waits
+	 * for the connection, where the command is asked. */
+	return p->rule_cmd || net_rules_allow_name(p->config.rules, name);
 }
 
 static void serve_dns(struct net_proxy *p)
@@ -155,9 +157,9 @@ static void receive_listeners(struct net_proxy *p)
 	if (rc < 0)
 		return;
 	for (size_t i = 0; i < p->plan.n_ports; i++)
-		p->listeners[p->n_listeners++] = (struct proxy_tag){PROXY_TAG_LISTENER, fds[i], NULL};
+		p->listeners[p->n_listeners++] = (struct proxy_tag){PROXY_TAG_LISTENER, fds[i], NULL, NULL};
 	p->dns_fd = fds[p->plan.n_ports];
-	p->dns_tag = (struct proxy_tag){PROXY_TAG_DNS, p->dns_fd, NULL};
+	p->dns_tag = (struct proxy_tag){PROXY_TAG_DNS, p->dns_fd, NULL, NULL};
 	bool ok = watch(p, &p->dns_tag, &err) == 0;
 	for (size_t i = 0; ok && i < p->n_listeners; i++)
 		ok = watch(p, &p->listeners[i], &err) == 0;
@@ -169,7 +171,13 @@ static void *proxy_main(void *arg)
 	struct epoll_event events[64];
 	receive_listeners(p);
 	while (!p->stopping) {
-		int n = epoll_wait(p->epfd, events, 64, proxy_conn_expire(p));
+		int timeout = proxy_conn_expire(p);
+		if (p->rule_cmd) {
+			int t = rule_cmd_expire(p->rule_cmd, proxy_now_ms());
+			if (t >= 0 && (timeout < 0 || t < timeout))
+				timeout = t;
+		}
+		int n = epoll_wait(p->epfd, events, 64, timeout);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < n && !p->stopping; i++) {
@@ -190,6 +198,9 @@ static void *proxy_main(void *arg)
 			case PROXY_TAG_CLIENT:
 			case PROXY_TAG_UPSTREAM:
 				proxy_conn_event(p, tag, events[i].events);
+				break;
+			case PROXY_TAG_RULE_CMD:
+				proxy_conn_rule_answered(p, tag->run);
 				break;
 			}
 		}
@@ -222,6 +233,7 @@ static void proxy_free(struct net_proxy *p)
 	if (p->epfd >= 0)
 		close(p->epfd);
 	resolver_free(p->resolver);
+	rule_cmd_free(p->rule_cmd);
 	dns_names_free(&p->names);
 	pthread_mutex_destroy(&p->stats_lock);
 	free(p);
@@ -245,12 +257,16 @@ int net_proxy_start(const struct net_proxy_config *config, const struct net_capt
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	p->resolver = resolver_new();
+	if (config->rule_cmd && !(p->rule_cmd = rule_cmd_new(config->rule_cmd))) {
+		error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "network proxy");
+		goto fail;
+	}
 	if (p->epfd < 0 || p->stop_fd < 0 || !p->resolver) {
 		error_errno(err, "network proxy");
 		goto fail;
 	}
-	p->stop_tag = (struct proxy_tag){PROXY_TAG_STOP, p->stop_fd, NULL};
-	p->resolver_tag = (struct proxy_tag){PROXY_TAG_RESOLVER, resolver_fd(p->resolver), NULL};
+	p->stop_tag = (struct proxy_tag){PROXY_TAG_STOP, p->stop_fd, NULL, NULL};
+	p->resolver_tag = (struct proxy_tag){PROXY_TAG_RESOLVER, resolver_fd(p->resolver), NULL, NULL};
 	if (watch(p, &p->stop_tag, err) < 0 || watch(p, &p->resolver_tag, err) < 0)
 		goto fail;
 

@@ -29,6 +29,7 @@ struct net_proxy_config {
 	size_t n_pins;
 	int log_fd;                 /* JSON lines, or -1 */
 	unsigned max_connections;   /* at once */
+	const char *rule_cmd;       /* --net-rule-cmd PROG, or NULL */
 };
 
 struct net_proxy;

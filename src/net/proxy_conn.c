@@ -5,6 +5,7 @@
 #include "net/tls_sni.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -189,7 +190,7 @@ static void connect_to(struct net_proxy *p, struct proxy_conn *c, struct sockadd
 		fail_upstream(p, c, strerror(e));
 		return;
 	}
-	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, fd, c};
+	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, fd, c, NULL};
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &c->upstream};
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
 	c->state = CONN_CONNECT;
@@ -223,6 +224,73 @@ static void try_connect(struct net_proxy *p, struct proxy_conn *c)
 }
 
 /* The destination is known: check it, then resolve and connect. */
+static void proceed(struct net_proxy *p, struct proxy_conn *c);
+
+static void ask_rule_cmd(struct net_proxy *p, struct proxy_conn *c)
+{
+	char key[300];
+	snprintf(key, sizeof key, "%s:%u", c->host, c->port);
+	json_t *request = json_pack("{s:s?, s:s, s:s, s:i, s:s?, s:s}", "method",
+	                            c->method[0] ? c->method : NULL, "scheme",
+	                            c->scheme ? c->scheme : "tcp", "host", c->host, "port", c->port,
+	                            "path", c->path[0] ? c->path : NULL, "via",
+	                            c->via ? c->via : "address");
+	char *json = request ? json_dumps(request, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(request);
+	if (!json) {
+		deny(p, c, "out of memory asking the rule command");
+		return;
+	}
+	struct rule_cmd_run *run = NULL;
+	const char *why = NULL;
+	enum rule_cmd_verdict v = rule_cmd_ask(p->rule_cmd, key, json, proxy_now_ms(), &run, &why);
+	free(json);
+	if (v == RULE_CMD_ALLOW) {
+		snprintf(c->rule, sizeof c->rule, "--net-rule-cmd");
+		proceed(p, c);
+		return;
+	}
+	if (v == RULE_CMD_DENY) {
+		deny(p, c, why);
+		return;
+	}
+	if (!run->watch) {
+		struct proxy_tag *tag = calloc(1, sizeof *tag);
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+		if (!tag || (*tag = (struct proxy_tag){PROXY_TAG_RULE_CMD, run->pidfd, NULL, run},
+		             epoll_ctl(p->epfd, EPOLL_CTL_ADD, run->pidfd, &ev) < 0)) {
+			free(tag);
+			deny(p, c, "cannot wait for the rule command");
+			return;
+		}
+		run->watch = tag;
+	}
+	c->state = CONN_ASK;
+	c->ask = run;
+	c->deadline_ms = proxy_now_ms() + RULE_CMD_TIMEOUT_MS + 1000;
+}
+
+void proxy_conn_rule_answered(struct net_proxy *p, struct rule_cmd_run *run)
+{
+	const char *why = NULL;
+	uintptr_t answered = (uintptr_t)run;
+	enum rule_cmd_verdict v = rule_cmd_finish(p->rule_cmd, run, proxy_now_ms(), &why);
+	struct proxy_conn *c = p->conns;
+	while (c) {
+		struct proxy_conn *following = c->next;
+		if (c->state == CONN_ASK && (uintptr_t)c->ask == answered) {
+			c->ask = NULL;
+			if (v == RULE_CMD_ALLOW) {
+				snprintf(c->rule, sizeof c->rule, "--net-rule-cmd");
+				proceed(p, c);
+			} else {
+				deny(p, c, why);
+			}
+		}
+		c = following;
+	}
+}
+
 static void decide(struct net_proxy *p, struct proxy_conn *c)
 {
 	struct sockaddr_storage sa;
@@ -241,10 +309,22 @@ static void decide(struct net_proxy *p, struct proxy_conn *c)
 		snprintf(c->rule, sizeof c->rule, "%s", text ? text : "");
 		free(text);
 	}
+	if (!allowed && p->rule_cmd) {
+		ask_rule_cmd(p, c);
+		return;
+	}
 	if (!allowed) {
 		deny(p, c, "no rule allows it");
 		return;
 	}
+	proceed(p, c);
+}
+
+/* Allowed: connect to the address, the pin, or what the name resolves to. */
+static void proceed(struct net_proxy *p, struct proxy_conn *c)
+{
+	struct sockaddr_storage sa;
+	bool literal = literal_address(c->host, &sa);
 	if (literal) {
 		if (net_rules_address_is_private((struct sockaddr *)&sa) &&
 		    !net_rules_names_address(p->config.rules, (struct sockaddr *)&sa)) {
@@ -444,8 +524,8 @@ void proxy_conn_accepted(struct net_proxy *p, int fd)
 		close(fd);
 		return;
 	}
-	c->client = (struct proxy_tag){PROXY_TAG_CLIENT, fd, c};
-	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, -1, c};
+	c->client = (struct proxy_tag){PROXY_TAG_CLIENT, fd, c, NULL};
+	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, -1, c, NULL};
 	c->started_ms = proxy_now_ms();
 	c->deadline_ms = c->started_ms + PROXY_SNIFF_MS;
 	c->state = CONN_SNIFF;
@@ -576,6 +656,7 @@ void proxy_conn_event(struct net_proxy *p, struct proxy_tag *tag, uint32_t event
 		if (!classify(p, c, c->client_eof))
 			c->deadline_ms = c->started_ms + PROXY_HEAD_MS;
 		return;
+	case CONN_ASK:
 	case CONN_RESOLVE:
 		/* Keep what the client sends meanwhile, up to the buffer. */
 		if (from_client && !c->client_eof && c->up.len < PROXY_BUF)
@@ -619,6 +700,9 @@ int proxy_conn_expire(struct net_proxy *p)
 				} else {
 					classify(p, c, true);
 				}
+				break;
+			case CONN_ASK:
+				deny(p, c, "the rule command did not answer");
 				break;
 			case CONN_RESOLVE:
 			case CONN_CONNECT:

@@ -7,6 +7,7 @@
 #include "net/http_request.h"
 #include "net/proxy.h"
 #include "net/resolver.h"
+#include "net/rule_cmd.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@ enum proxy_tag_kind {
 	PROXY_TAG_LISTENER,
 	PROXY_TAG_CLIENT,
 	PROXY_TAG_UPSTREAM,
+	PROXY_TAG_RULE_CMD,
 };
 
 struct proxy_conn;
@@ -35,10 +37,12 @@ struct proxy_tag {
 	enum proxy_tag_kind kind;
 	int fd;
 	struct proxy_conn *conn;
+	struct rule_cmd_run *run;          /* PROXY_TAG_RULE_CMD */
 };
 
 enum conn_state {
 	CONN_SNIFF,      /* reading the client's first bytes */
+	CONN_ASK,        /* waiting for the rule command */
 	CONN_RESOLVE,    /* waiting for the resolver */
 	CONN_CONNECT,    /* connecting upstream */
 	CONN_RELAY,      /* passing bytes both ways */
@@ -69,6 +73,7 @@ struct proxy_conn {
 	bool explicit_connect;             /* answer 200 before relaying */
 	bool http;                         /* the client speaks HTTP: deny with 403 */
 	char rule[160];
+	struct rule_cmd_run *ask;          /* CONN_ASK: the run answering for it */
 	struct addrinfo *addrs;            /* resolved, being tried */
 	struct addrinfo *next_addr;
 	uint64_t serial;
@@ -94,6 +99,7 @@ struct net_proxy {
 	size_t n_listeners;
 	struct proxy_tag stop_tag, dns_tag, resolver_tag;
 	struct resolver *resolver;
+	struct rule_cmd *rule_cmd;         /* --net-rule-cmd, or NULL */
 	struct dns_names names;
 	struct proxy_conn *conns;
 	unsigned n_conns;
@@ -120,5 +126,7 @@ void proxy_conn_bury(struct net_proxy *p);
 /* Time out what has waited too long; returns the ms until the next
  * deadline (-1: none). */
 int proxy_conn_expire(struct net_proxy *p);
+/* A rule command run finished: reap it and resume its connections. */
+void proxy_conn_rule_answered(struct net_proxy *p, struct rule_cmd_run *run);
 
 #endif

@@ -91,6 +91,7 @@ struct corral_policy {
 	char **net_hosts;   /* "NAME=ADDRESS" pins of the proxy's resolution */
 	size_t n_net_hosts;
 	char *net_log;      /* JSON-lines request log, or NULL */
+	char *net_rule_cmd; /* program asked about what no rule allows, or NULL */
 };
 
 /* policy_net.c: the "network" object of the JSON form. */

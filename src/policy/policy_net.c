@@ -12,12 +12,13 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NET_RULES_MAX 256
 
 bool policy_net_enabled(const corral_policy *p)
 {
-	return p->n_net_allow > 0;
+	return p->n_net_allow > 0 || p->net_rule_cmd;
 }
 
 int corral_policy_allow_net(corral_policy *p, const char *rule, corral_error *err)
@@ -87,6 +88,23 @@ int corral_policy_set_net_log(corral_policy *p, const char *path, corral_error *
 	return 0;
 }
 
+int corral_policy_set_net_rule_cmd(corral_policy *p, const char *program, corral_error *err)
+{
+	char *copy = NULL;
+	if (program) {
+		if (program[0] != '/')
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "--net-rule-cmd %s: must be an absolute path", program);
+		if (access(program, X_OK) < 0)
+			return error_set(err, CORRAL_ERR_USAGE, errno, "--net-rule-cmd %s", program);
+		if (!(copy = strdup(program)))
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--net-rule-cmd");
+	}
+	free(p->net_rule_cmd);
+	p->net_rule_cmd = copy;
+	return 0;
+}
+
 int policy_net_merge_json(corral_policy *p, void *value, corral_error *err)
 {
 	json_t *network = value;
@@ -124,6 +142,12 @@ int policy_net_merge_json(corral_policy *p, void *value, corral_error *err)
 				if (corral_policy_net_host(p, pin, err) < 0)
 					return error_prefix(err, "policy");
 			}
+		} else if (strcmp(key, "rule_cmd") == 0) {
+			if (!json_is_null(v) && !json_is_string(v))
+				return error_set(err, CORRAL_ERR_USAGE, 0,
+				                 "policy: \"network.rule_cmd\" must be a program path or null");
+			if (corral_policy_set_net_rule_cmd(p, json_string_value(v), err) < 0)
+				return error_prefix(err, "policy");
 		} else if (strcmp(key, "log") == 0) {
 			if (!json_is_null(v) && !json_is_string(v))
 				return error_set(err, CORRAL_ERR_USAGE, 0,
@@ -142,8 +166,8 @@ int policy_net_to_json(const corral_policy *p, void *value)
 	json_t *root = value;
 	json_t *allow = json_array();
 	json_t *hosts = json_object();
-	json_t *network = json_pack("{s:o, s:o, s:s?}", "allow", allow, "hosts", hosts, "log",
-	                            p->net_log);
+	json_t *network = json_pack("{s:o, s:o, s:s?, s:s?}", "allow", allow, "hosts", hosts, "log",
+	                            p->net_log, "rule_cmd", p->net_rule_cmd);
 	if (!network)
 		return -1;
 	for (size_t i = 0; i < p->n_net_allow; i++)

@@ -305,3 +305,35 @@ def test_bad_pin_is_a_one_line_error():
     proc = run("--net-host", "name=not-an-ip", "--", "true")
     assert proc.returncode == 125
     assert "--net-host" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_rule_command(http_server, tmp_path):
+    """--net-rule-cmd: asked (with the request as JSON) about what no rule
+    allows, once per host:port (cached); exit 0 allows."""
+    tmp_path.chmod(0o755)
+    asked = tmp_path / "asked.jsonl"
+    asked.touch()
+    asked.chmod(0o666)
+    prog = tmp_path / "rule.sh"
+    prog.write_text("#!/bin/sh\nreq=$(cat)\nprintf '%s\\n' \"$req\" >> " + str(asked) + "\n"
+                    f"case \"$req\" in *'\"host\":\"{NAME}\"'*) exit 0;; esac\nexit 1\n")
+    prog.chmod(0o755)
+    ok = f"http://{NAME}:{http_server.port}"
+    denied = f"http://{OTHER}:{http_server.port}/"
+    proc = run("--net-rule-cmd", str(prog), *net_args(), "--", "sh", "-c",
+               f"curl -sS --max-time 10 {ok}/one; curl -sS --max-time 10 {ok}/two; "
+               f"curl -sS --max-time 10 {denied}; true")
+    assert proc.returncode == 0, proc.stderr
+    assert "hello /one" in proc.stdout and "hello /two" in proc.stdout
+    assert "the rule command refused it" in proc.stdout
+    requests = [json.loads(line) for line in asked.read_text().splitlines()]
+    assert [r["host"] for r in requests] == [NAME, OTHER], requests  # the allow was cached
+    assert requests[0]["port"] == http_server.port and requests[0]["method"] == "GET"
+    assert [s[1] for s in http_server.seen] == ["/one", "/two"]
+
+
+def test_rule_command_must_be_executable(tmp_path):
+    proc = run("--net-rule-cmd", str(tmp_path / "missing"), "--", "true")
+    assert proc.returncode == 125 and "--net-rule-cmd" in proc.stderr
+    proc = run("--net-rule-cmd", "relative/prog", "--", "true")
+    assert proc.returncode == 125 and "absolute" in proc.stderr
