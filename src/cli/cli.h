@@ -17,6 +17,8 @@ struct run_options {
 	bool print_policy;        /* --print-policy: show the effective policy JSON and exit */
 	const char *report_path;  /* run --report: FILE, "-" or "fd:N" */
 	const char *python;       /* mcp --python */
+	const char *listen;       /* mcp --listen HOST:PORT */
+	const char *token_file;   /* mcp --token-file FILE */
 	bool timeout_set;         /* --timeout was given */
 	bool output_limit_set;    /* --output-limit was given */
 };

@@ -2,12 +2,15 @@
  * corral run's; --timeout and --output-limit apply to each call. */
 #include "cli/cli.h"
 
+#include "mcp/mcp_http.h"
 #include "mcp/mcp_server.h"
 #include "policy/parse.h"
 #include "policy/policy.h"
 #include "util/error.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +34,9 @@ void cli_print_mcp_help(void)
 	       "                        private tmpfs of --disk size, emptied by reset)\n"
 	       "  --python PROGRAM      the interpreter inside the sandbox (default python3)\n"
 	       "  -v, --verbose         log sessions and calls on stderr\n"
+	       "  --listen HOST:PORT    serve the Streamable HTTP transport at /mcp instead of\n"
+	       "                        stdio; every request needs the token (--token-file)\n"
+	       "  --token-file FILE     the bearer token (first line; at least 16 characters)\n"
 	       "\n"
 	       "--memory, --pids, --cpu-time and --disk bound the whole session: a call that\n"
 	       "exceeds one ends the session, and the next call starts a fresh one.\n"
@@ -52,6 +58,29 @@ static int per_call_limit(bool set, uint64_t value, uint64_t fallback, const cha
 		return error_set(err, CORRAL_ERR_USAGE, 0,
 		                 "mcp: %s must be a finite, non-zero value: every call is bounded", flag);
 	*out = value;
+	return 0;
+}
+
+/* The first line of FILE, which must be at least 16 bytes and not
+ * readable by others. */
+static int read_token(const char *path, char *buf, size_t size, corral_error *err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return error_set(err, CORRAL_ERR_USAGE, errno, "--token-file %s", path);
+	struct stat st;
+	bool shared = fstat(fileno(f), &st) == 0 && (st.st_mode & 0004);
+	char *line = fgets(buf, (int)size, f);
+	fclose(f);
+	if (shared)
+		return error_set(err, CORRAL_ERR_USAGE, 0,
+		                 "--token-file %s: readable by every user; chmod o-r it", path);
+	if (!line)
+		return error_set(err, CORRAL_ERR_USAGE, 0, "--token-file %s: empty", path);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strlen(buf) < 16)
+		return error_set(err, CORRAL_ERR_USAGE, 0,
+		                 "--token-file %s: the token must be at least 16 characters", path);
 	return 0;
 }
 
@@ -103,6 +132,19 @@ int cmd_mcp(int argc, char **argv)
 		printf("%s\n", json);
 		free(json);
 		code = 0;
+		goto cleanup;
+	}
+	if (opts.listen || opts.token_file) {
+		if (!opts.listen || !opts.token_file) {
+			error_set(&err, CORRAL_ERR_USAGE, 0,
+			          "mcp: --listen and --token-file go together (HTTP needs a token)");
+			goto fail;
+		}
+		char token[512];
+		if (read_token(opts.token_file, token, sizeof token, &err) < 0)
+			goto fail;
+		code = mcp_http_serve(&mcp, opts.listen, token);
+		explicit_bzero(token, sizeof token);
 		goto cleanup;
 	}
 	if (isatty(STDIN_FILENO))

@@ -23,6 +23,8 @@ enum {
 	OPT_PRINT_POLICY,
 	OPT_REPORT,
 	OPT_PYTHON,
+	OPT_LISTEN,
+	OPT_TOKEN_FILE,
 	OPT_ALLOW_NET,
 	OPT_NET_HOST,
 	OPT_NET_LOG,
@@ -44,6 +46,8 @@ static const struct option run_long_options[] = {
 	{"print-policy", no_argument, NULL, OPT_PRINT_POLICY},
 	{"report", required_argument, NULL, OPT_REPORT},
 	{"python", required_argument, NULL, OPT_PYTHON},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	{"allow-net", required_argument, NULL, OPT_ALLOW_NET},
 	{"net-host", required_argument, NULL, OPT_NET_HOST},
 	{"net-log", required_argument, NULL, OPT_NET_LOG},
@@ -141,9 +145,14 @@ static int apply_option(struct run_options *opts, enum options_mode mode, int op
 	unsigned long long n;
 	const char *cmd = mode == OPTIONS_MCP ? "mcp" : "run";
 	/* Options that belong to one subcommand only. */
-	if ((opt == OPT_REPORT && mode != OPTIONS_RUN) || (opt == OPT_PYTHON && mode != OPTIONS_MCP))
-		return error_set(err, CORRAL_ERR_USAGE, 0, "%s: unknown option '--%s'", cmd,
-		                 opt == OPT_REPORT ? "report" : "python");
+	bool mcp_only = opt == OPT_PYTHON || opt == OPT_LISTEN || opt == OPT_TOKEN_FILE;
+	if ((opt == OPT_REPORT && mode != OPTIONS_RUN) || (mcp_only && mode != OPTIONS_MCP)) {
+		const char *name = "report";
+		for (const struct option *o = run_long_options; o->name; o++)
+			if (o->val == opt)
+				name = o->name;
+		return error_set(err, CORRAL_ERR_USAGE, 0, "%s: unknown option '--%s'", cmd, name);
+	}
 	switch (opt) {
 	case OPT_WORKSPACE:
 		return corral_policy_set_workspace(p, arg, err);
@@ -179,6 +188,12 @@ static int apply_option(struct run_options *opts, enum options_mode mode, int op
 		return corral_policy_set_net_log(p, arg, err);
 	case OPT_NET_RULE_CMD:
 		return corral_policy_set_net_rule_cmd(p, arg, err);
+	case OPT_LISTEN:
+		opts->listen = arg;
+		return 0;
+	case OPT_TOKEN_FILE:
+		opts->token_file = arg;
+		return 0;
 	case OPT_PYTHON:
 		if (!arg[0])
 			return error_set(err, CORRAL_ERR_USAGE, 0, "--python: expected a program name or path");

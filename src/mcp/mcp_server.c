@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -616,7 +617,12 @@ void mcp_server_free(struct mcp_server *s)
 
 int mcp_server_run(const struct mcp_options *opts, int in_fd, int out_fd)
 {
-	int sigfd = block_signals();
+	return mcp_server_serve(opts, in_fd, out_fd, true);
+}
+
+int mcp_server_serve(const struct mcp_options *opts, int in_fd, int out_fd, bool own_signals)
+{
+	int sigfd = own_signals ? block_signals() : eventfd(0, EFD_CLOEXEC);
 	if (sigfd < 0) {
 		perror("corral mcp: signalfd");
 		return CORRAL_EXIT_FAILURE;

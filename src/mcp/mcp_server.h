@@ -38,5 +38,8 @@ void mcp_server_free(struct mcp_server *server);
 /* Serve until the client closes in_fd or a termination signal arrives.
  * Returns the process exit code. */
 int mcp_server_run(const struct mcp_options *opts, int in_fd, int out_fd);
+/* The same loop without taking the process's signals (for a thread of
+ * the HTTP transport, which handles them itself). */
+int mcp_server_serve(const struct mcp_options *opts, int in_fd, int out_fd, bool own_signals);
 
 #endif
