@@ -29,6 +29,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -132,6 +133,132 @@ int cg_read_u64(const char *dir, const char *file, uint64_t *out, corral_error *
 		return error_set(err, CORRAL_ERR_SETUP, 0, "read %s/%s: not a number: %.32s", dir,
 		                 file, buf);
 	return 0;
+}
+
+/* ---- counters kept open -------------------------------------------------- */
+
+/* 1: c->fd is open; 0: absent and optional; -1 with err. */
+static int counter_open(struct cg_counter_file *c, const char *dir, const char *file,
+                        bool optional, corral_error *err)
+{
+	if (c->open)
+		return 1;
+	if (c->absent && optional)
+		return 0;
+	char path[PATH_MAX];
+	if (cg_path(path, sizeof path, dir, file, err) < 0)
+		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (optional && errno == ENOENT) {
+			c->absent = true;
+			return 0;
+		}
+		return error_errno(err, "open %s", path);
+	}
+	c->fd = fd;
+	c->open = true;
+	return 1;
+}
+
+int cg_counter_fd(struct cgroup_sandbox *cg, enum cg_counter id, const char *dir,
+                  const char *file, corral_error *err)
+{
+	struct cg_counter_file *c = &cg->counters[id];
+	return counter_open(c, dir, file, false, err) < 0 ? -1 : c->fd;
+}
+
+int cg_counter_read(struct cgroup_sandbox *cg, enum cg_counter id, const char *dir,
+                    const char *file, bool optional, char *buf, size_t size, corral_error *err)
+{
+	struct cg_counter_file *c = &cg->counters[id];
+	buf[0] = '\0';
+	int rc = counter_open(c, dir, file, optional, err);
+	if (rc <= 0)
+		return rc;
+	/* From offset 0 every time: the kernel regenerates the file's text,
+	 * whole, for such a read; an answer shorter than asked is all of it
+	 * (no second read to see the end). */
+	size_t len = 0;
+	while (len < size - 1) {
+		size_t want = size - 1 - len;
+		ssize_t n = pread(c->fd, buf + len, want, (off_t)len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return error_errno(err, "read %s/%s", dir, file);
+		}
+		len += (size_t)n;
+		if ((size_t)n < want)
+			break;
+	}
+	if (len == size - 1)
+		return error_set(err, CORRAL_ERR_SETUP, EFBIG, "read %s/%s", dir, file);
+	buf[len] = '\0';
+	return 1;
+}
+
+int cg_counter_u64(struct cgroup_sandbox *cg, enum cg_counter id, const char *dir,
+                   const char *file, bool optional, uint64_t *out, corral_error *err)
+{
+	char buf[128];
+	int rc = cg_counter_read(cg, id, dir, file, optional, buf, sizeof buf, err);
+	if (rc <= 0)
+		return rc;
+	if (parse_u64(buf, out) < 0)
+		return error_set(err, CORRAL_ERR_SETUP, 0, "read %s/%s: not a number: %.32s", dir,
+		                 file, buf);
+	return 1;
+}
+
+void cg_close_files(struct cgroup_sandbox *cg)
+{
+	for (int i = 0; i < CGC_N; i++) {
+		struct cg_counter_file *c = &cg->counters[i];
+		if (c->open)
+			close(c->fd);
+		c->open = false;
+		c->fd = -1;
+	}
+	if (cg->watch_ok)
+		close(cg->event_fd);
+	cg->watch_ok = false;
+	cg->event_fd = -1;
+}
+
+int cg_inotify_watch(const char *dir, const char *file, corral_error *err)
+{
+	char path[PATH_MAX];
+	if (cg_path(path, sizeof path, dir, file, err) < 0)
+		return -1;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, "inotify_init1 (for %s)", path);
+	if (inotify_add_watch(fd, path, IN_MODIFY) < 0) {
+		error_errno(err, "inotify_add_watch %s", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool cg_drain(int fd)
+{
+	/* room for an inotify event with the longest name; an eventfd
+	 * gives its 8-byte count */
+	char buf[sizeof(struct inotify_event) + NAME_MAX + 1]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n > 0) {
+			any = true;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return any; /* EAGAIN: nothing more */
+	}
 }
 
 bool cg_keyed_u64(const char *text, const char *key, uint64_t *out)
@@ -775,6 +902,7 @@ int cgroup_sandbox_create(const char *name, const struct cgroup_limits *limits,
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "cgroup %s", name);
 	cg->backend = CGROUP_BACKEND_NONE;
 	cg->v2_fd = -1;
+	cg->event_fd = -1;
 	strcpy(cg->name, name);
 
 	_cleanup_free_ struct cg_mount *mounts = NULL;
@@ -847,14 +975,61 @@ int cgroup_sandbox_usage(const struct cgroup_sandbox *cg, struct cgroup_usage *u
                          corral_error *err)
 {
 	memset(usage, 0, sizeof *usage);
-	/* The handle is never defined const; the v2 backend keeps the highest
-	 * memory.current seen when the kernel has no memory.peak. */
+	/* The handle is never defined const; reading keeps the counter files
+	 * open in it, and the v2 backend the highest memory.current seen when
+	 * the kernel has no memory.peak. */
 	struct cgroup_sandbox *mcg = (struct cgroup_sandbox *)cg;
 	switch (cg->backend) {
 	case CGROUP_BACKEND_V2:
 		return cgv2_usage(mcg, usage, err);
 	case CGROUP_BACKEND_V1:
 		return cgv1_usage(mcg, usage, err);
+	case CGROUP_BACKEND_NONE:
+		break;
+	}
+	return 0;
+}
+
+int cgroup_sandbox_event_fd(struct cgroup_sandbox *cg)
+{
+	if (!cg || cg->backend == CGROUP_BACKEND_NONE)
+		return -1;
+	if (!cg->watch_tried) {
+		cg->watch_tried = true;
+		/* A failure leaves the caller sampling, as before events: the
+		 * reason is not worth failing the sandbox for. */
+		if (cg->backend == CGROUP_BACKEND_V2)
+			(void)cgv2_watch(cg, NULL);
+		else
+			(void)cgv1_watch(cg, NULL);
+	}
+	return cg->watch_ok ? cg->event_fd : -1;
+}
+
+int cgroup_sandbox_oom_check(struct cgroup_sandbox *cg, uint64_t *oom_kills, bool *recheck,
+                             corral_error *err)
+{
+	*oom_kills = 0;
+	*recheck = false;
+	switch (cg->backend) {
+	case CGROUP_BACKEND_V2:
+		return cgv2_oom_check(cg, oom_kills, recheck, err);
+	case CGROUP_BACKEND_V1:
+		return cgv1_oom_check(cg, oom_kills, recheck, err);
+	case CGROUP_BACKEND_NONE:
+		break;
+	}
+	return 0;
+}
+
+int cgroup_sandbox_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_error *err)
+{
+	*usec = 0;
+	switch (cg->backend) {
+	case CGROUP_BACKEND_V2:
+		return cgv2_cpu_usec(cg, usec, err);
+	case CGROUP_BACKEND_V1:
+		return cgv1_cpu_usec(cg, usec, err);
 	case CGROUP_BACKEND_NONE:
 		break;
 	}
@@ -879,6 +1054,9 @@ int cgroup_sandbox_destroy(struct cgroup_sandbox *cg, corral_error *err)
 	if (!cg)
 		return 0;
 	int rc = 0;
+	/* Our own descriptors first: nothing of ours refers to the cgroup
+	 * while it is removed (v1 drops the eventfd registration with it). */
+	cg_close_files(cg);
 	switch (cg->backend) {
 	case CGROUP_BACKEND_V2:
 		rc = cgv2_destroy(cg, err);

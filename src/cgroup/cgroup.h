@@ -5,8 +5,9 @@
  * One sandbox = one cgroup (v2) or one cgroup in each of the memory, pids,
  * cpu, cpuacct and freezer hierarchies (v1). The supervisor creates it
  * before cloning, places init in it (v2: clone3 CLONE_INTO_CGROUP with
- * cgroup_clone_fd(); v1: cgroup_attach() before init is released), reads
- * usage while the sandbox runs, kills everything in it on a limit, and
+ * cgroup_clone_fd(); v1: cgroup_attach() before init is released), learns
+ * of OOM kills while the sandbox runs (an event descriptor, or sampling where
+ * there is none), reads usage, kills everything in it on a limit, and
  * removes it when the sandbox is gone.
  */
 #ifndef CORRAL_CGROUP_H
@@ -62,8 +63,34 @@ int cgroup_sandbox_clone_fd(const struct cgroup_sandbox *cg);
  * not place it). */
 int cgroup_sandbox_attach(struct cgroup_sandbox *cg, pid_t pid, corral_error *err);
 
+/* Everything in struct cgroup_usage. The files read are kept open (and read
+ * again with pread) until destroy. */
 int cgroup_sandbox_usage(const struct cgroup_sandbox *cg, struct cgroup_usage *usage,
                          corral_error *err);
+
+/* Watching a running sandbox without sampling it.
+ *
+ * A descriptor that becomes readable when the kernel reports a memory event
+ * in the sandbox's cgroup: v2, an inotify watch (IN_MODIFY) on memory.events
+ * (the kernel also reports each oom_kill increment there); v1, an eventfd
+ * registered for memory.oom_control through cgroup.event_control (signalled
+ * when an OOM starts, before the victim is killed). Set up on the first call
+ * (not inherited by processes forked before it); later calls return the same
+ * descriptor, which the handle owns. -1 when there is none — backend NONE,
+ * the set-up failed (inotify limits, a kernel without cgroup.event_control),
+ * or v2 without memory.peak (kernels before 5.19), whose peak is only known
+ * by sampling memory.current: the caller must then sample
+ * cgroup_sandbox_usage() periodically to learn of OOM kills. */
+int cgroup_sandbox_event_fd(struct cgroup_sandbox *cg);
+/* Consume what the event descriptor reported (if any) and read the OOM-kill
+ * count into *oom_kills (v1 kernels before 4.13, which do not count: the
+ * number of notifications once memory.failcnt shows the limit was hit).
+ * *recheck: an OOM was signalled whose kill is not counted yet (v1) — look
+ * again until it is (soon, usually). Also usable without the descriptor. */
+int cgroup_sandbox_oom_check(struct cgroup_sandbox *cg, uint64_t *oom_kills, bool *recheck,
+                             corral_error *err);
+/* CPU time of all processes in the cgroup so far (user + system): one read. */
+int cgroup_sandbox_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_error *err);
 
 /* Kill every process in the cgroup (v2 cgroup.kill; v1 freeze, SIGKILL
  * each member, thaw) and wait until it is empty. */

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +139,26 @@ int cgv1_attach(struct cgroup_sandbox *cg, pid_t pid, corral_error *err)
 	return 0;
 }
 
+/* The OOM-kill count from memory.oom_control's text (4.13+). Older kernels
+ * do not count: there, each notification while memory.failcnt shows the
+ * limit was hit stands for one. */
+static int oom_kills_of(struct cgroup_sandbox *cg, const char *oom_control, uint64_t *out,
+                        corral_error *err)
+{
+	if (cg_keyed_u64(oom_control, "oom_kill", out))
+		return 0;
+	*out = 0;
+	if (cg->v1_oom_events == 0)
+		return 0;
+	uint64_t failcnt = 0;
+	if (cg_counter_u64(cg, CGC_FAILCNT, cg->v1[CGV1_MEMORY].path, "memory.failcnt", false,
+	                   &failcnt, err) < 0)
+		return -1;
+	if (failcnt > 0)
+		*out = cg->v1_oom_events;
+	return 0;
+}
+
 int cgv1_usage(struct cgroup_sandbox *cg, struct cgroup_usage *u, corral_error *err)
 {
 	const char *acct = cg->v1[CGV1_CPUACCT].path;
@@ -146,10 +167,11 @@ int cgv1_usage(struct cgroup_sandbox *cg, struct cgroup_usage *u, corral_error *
 	char buf[4096];
 	uint64_t v;
 
-	if (cg_read_u64(acct, "cpuacct.usage", &v, err) < 0)
+	if (cg_counter_u64(cg, CGC_CPU, acct, "cpuacct.usage", false, &v, err) < 0)
 		return -1;
 	u->cpu_usec = v / 1000u;
-	if (cg_read(acct, "cpuacct.stat", false, buf, sizeof buf, err) < 0)
+	if (cg_counter_read(cg, CGC_CPU_STAT, acct, "cpuacct.stat", false, buf, sizeof buf, err) <
+	    0)
 		return -1;
 	long hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0)
@@ -159,23 +181,77 @@ int cgv1_usage(struct cgroup_sandbox *cg, struct cgroup_usage *u, corral_error *
 	if (cg_keyed_u64(buf, "system", &v))
 		u->cpu_system_usec = v * (1000000u / (uint64_t)hz);
 
-	if (cg_read_u64(mem, "memory.max_usage_in_bytes", &u->memory_peak_bytes, err) < 0)
+	if (cg_counter_u64(cg, CGC_MEM_PEAK, mem, "memory.max_usage_in_bytes", false,
+	                   &u->memory_peak_bytes, err) < 0)
 		return -1;
-	if (cg_read(mem, "memory.oom_control", false, buf, sizeof buf, err) < 0)
+	if (cg_counter_read(cg, CGC_OOM, mem, "memory.oom_control", false, buf, sizeof buf, err) <
+	        0 ||
+	    oom_kills_of(cg, buf, &u->oom_kills, err) < 0)
 		return -1;
-	if (cg_keyed_u64(buf, "oom_kill", &v))
-		u->oom_kills = v;
 
-	if (cg_read_u64(pids, "pids.current", &u->pids_current, err) < 0)
+	if (cg_counter_u64(cg, CGC_PIDS_CURRENT, pids, "pids.current", false, &u->pids_current,
+	                   err) < 0)
 		return -1;
 	/* newer kernels have pids.peak in v1 too */
-	if (cg_exists(pids, "pids.peak") && cg_read_u64(pids, "pids.peak", &u->pids_peak, err) < 0)
+	if (cg_counter_u64(cg, CGC_PIDS_PEAK, pids, "pids.peak", true, &u->pids_peak, err) < 0)
 		return -1;
-	int r = cg_read(pids, "pids.events", true, buf, sizeof buf, err);
+	int r = cg_counter_read(cg, CGC_PIDS_EVENTS, pids, "pids.events", true, buf, sizeof buf,
+	                        err);
 	if (r < 0)
 		return -1;
 	if (r > 0 && cg_keyed_u64(buf, "max", &v))
 		u->pids_max_hits = v;
+	return 0;
+}
+
+int cgv1_watch(struct cgroup_sandbox *cg, corral_error *err)
+{
+	const char *mem = cg->v1[CGV1_MEMORY].path;
+	/* The registration names memory.oom_control by a descriptor of ours:
+	 * the same one the OOM count is read through afterwards. */
+	int ofd = cg_counter_fd(cg, CGC_OOM, mem, "memory.oom_control", err);
+	if (ofd < 0)
+		return -1;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return error_errno(err, "eventfd");
+	char line[64];
+	snprintf(line, sizeof line, "%d %d", efd, ofd);
+	if (cg_write(mem, "cgroup.event_control", line, err) < 0) {
+		close(efd);
+		return -1;
+	}
+	cg->event_fd = efd;
+	cg->watch_ok = true;
+	return 0;
+}
+
+int cgv1_oom_check(struct cgroup_sandbox *cg, uint64_t *oom_kills, bool *recheck,
+                   corral_error *err)
+{
+	char buf[1024];
+	/* Drain first, read after: an OOM after the read signals again. */
+	bool signalled = cg->watch_ok && cg_drain(cg->event_fd);
+	if (signalled)
+		cg->v1_oom_events++;
+	if (cg_counter_read(cg, CGC_OOM, cg->v1[CGV1_MEMORY].path, "memory.oom_control", false,
+	                    buf, sizeof buf, err) < 0 ||
+	    oom_kills_of(cg, buf, oom_kills, err) < 0)
+		return -1;
+	/* The notification comes as the OOM starts; the victim is counted
+	 * once killed, usually before we get here, but not always. */
+	*recheck = signalled && *oom_kills <= cg->oom_kills_seen;
+	cg->oom_kills_seen = *oom_kills;
+	return 0;
+}
+
+int cgv1_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_error *err)
+{
+	uint64_t ns;
+	if (cg_counter_u64(cg, CGC_CPU, cg->v1[CGV1_CPUACCT].path, "cpuacct.usage", false, &ns,
+	                   err) < 0)
+		return -1;
+	*usec = ns / 1000u;
 	return 0;
 }
 

@@ -104,7 +104,7 @@ int cgv2_usage(struct cgroup_sandbox *cg, struct cgroup_usage *u, corral_error *
 	char buf[4096];
 	uint64_t v;
 
-	if (cg_read(p, "cpu.stat", false, buf, sizeof buf, err) < 0)
+	if (cg_counter_read(cg, CGC_CPU, p, "cpu.stat", false, buf, sizeof buf, err) < 0)
 		return -1;
 	if (cg_keyed_u64(buf, "usage_usec", &v))
 		u->cpu_usec = v;
@@ -113,30 +113,84 @@ int cgv2_usage(struct cgroup_sandbox *cg, struct cgroup_usage *u, corral_error *
 	if (cg_keyed_u64(buf, "system_usec", &v))
 		u->cpu_system_usec = v;
 
-	if (cg_exists(p, "memory.peak")) {
-		if (cg_read_u64(p, "memory.peak", &u->memory_peak_bytes, err) < 0)
-			return -1;
-	} else {
-		if (cg_read_u64(p, "memory.current", &v, err) < 0)
+	int r = cg_counter_u64(cg, CGC_MEM_PEAK, p, "memory.peak", true, &u->memory_peak_bytes,
+	                       err);
+	if (r < 0)
+		return -1;
+	if (r == 0) {
+		/* before 5.19: the highest memory.current sampled */
+		if (cg_counter_u64(cg, CGC_MEM_CURRENT, p, "memory.current", false, &v, err) < 0)
 			return -1;
 		if (v > cg->v2_peak_seen)
 			cg->v2_peak_seen = v;
 		u->memory_peak_bytes = cg->v2_peak_seen;
 	}
 
-	if (cg_read_u64(p, "pids.current", &u->pids_current, err) < 0)
-		return -1;
-	if (cg_exists(p, "pids.peak") && cg_read_u64(p, "pids.peak", &u->pids_peak, err) < 0)
+	if (cg_counter_u64(cg, CGC_PIDS_CURRENT, p, "pids.current", false, &u->pids_current,
+	                   err) < 0 ||
+	    cg_counter_u64(cg, CGC_PIDS_PEAK, p, "pids.peak", true, &u->pids_peak, err) < 0)
 		return -1;
 
-	if (cg_read(p, "memory.events", false, buf, sizeof buf, err) < 0)
+	if (cg_counter_read(cg, CGC_OOM, p, "memory.events", false, buf, sizeof buf, err) < 0)
 		return -1;
 	if (cg_keyed_u64(buf, "oom_kill", &v))
 		u->oom_kills = v;
-	if (cg_read(p, "pids.events", false, buf, sizeof buf, err) < 0)
+	if (cg_counter_read(cg, CGC_PIDS_EVENTS, p, "pids.events", false, buf, sizeof buf, err) <
+	    0)
 		return -1;
 	if (cg_keyed_u64(buf, "max", &v))
 		u->pids_max_hits = v;
+	return 0;
+}
+
+int cgv2_watch(struct cgroup_sandbox *cg, corral_error *err)
+{
+	const char *p = cg->v2_path;
+	uint64_t peak;
+	/* Without memory.peak the peak is the highest memory.current seen:
+	 * only sampling finds it, so the caller must keep sampling anyway. */
+	int r = cg_counter_u64(cg, CGC_MEM_PEAK, p, "memory.peak", true, &peak, err);
+	if (r <= 0)
+		return r;
+	/* memory.events changes (and notifies) on every oom and oom_kill; the
+	 * kernel rate-limits notifications per file but always delivers the
+	 * last change. */
+	int fd = cg_inotify_watch(p, "memory.events", err);
+	if (fd < 0)
+		return -1;
+	cg->event_fd = fd;
+	cg->watch_ok = true;
+	return 0;
+}
+
+int cgv2_oom_check(struct cgroup_sandbox *cg, uint64_t *oom_kills, bool *recheck,
+                   corral_error *err)
+{
+	char buf[1024];
+	uint64_t v = 0;
+	/* Drain first, read after: a change after the read notifies again. */
+	if (cg->watch_ok)
+		(void)cg_drain(cg->event_fd);
+	if (cg_counter_read(cg, CGC_OOM, cg->v2_path, "memory.events", false, buf, sizeof buf,
+	                    err) < 0)
+		return -1;
+	if (cg_keyed_u64(buf, "oom_kill", &v))
+		*oom_kills = v;
+	cg->oom_kills_seen = *oom_kills;
+	/* v2 notifies for the kill itself: nothing to look at again */
+	*recheck = false;
+	return 0;
+}
+
+int cgv2_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_error *err)
+{
+	char buf[4096];
+	if (cg_counter_read(cg, CGC_CPU, cg->v2_path, "cpu.stat", false, buf, sizeof buf, err) <
+	    0)
+		return -1;
+	if (!cg_keyed_u64(buf, "usage_usec", usec))
+		return error_set(err, CORRAL_ERR_SETUP, 0, "read %s/cpu.stat: no usage_usec",
+		                 cg->v2_path);
 	return 0;
 }
 

@@ -1,7 +1,9 @@
 /*
  * Waiting for a sandbox: one poll loop over init's pidfd, the command's
- * output pipes and the caller's signalfd, with the wall-clock deadline and
- * a periodic look at the cgroup (OOM kills, CPU time). Any limit stops the
+ * output pipes, the caller's signalfd and the cgroup's OOM notification,
+ * with the wall-clock deadline and, only under --cpu-time, a look at the CPU
+ * time used when the budget could be spent. An idle sandbox without
+ * --cpu-time costs its supervisor no wakeup at all. Any limit stops the
  * whole sandbox at once: SIGKILL to init tears down its pid namespace, so
  * every process goes, whatever it ignores or however it forked.
  */
@@ -22,9 +24,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* How often the cgroup is read while the sandbox runs: the bound on how
- * late an OOM kill or the CPU-time limit is acted upon. */
+/* The fallback: where the cgroup offers no OOM notification
+ * (cgroup_sandbox_event_fd() is -1: the kernel or its limits refused the
+ * set-up, or a v2 kernel without memory.peak whose peak only sampling
+ * finds), the cgroup is sampled this often — the bound on how late an OOM
+ * kill is then acted upon. Also the shortest wait between two looks at the
+ * CPU time, and the pace of the look-again after a v1 OOM notification
+ * (oom_look). */
 #define MONITOR_TICK_MS 50
+/* The longest wait between two looks at the CPU time under --cpu-time. */
+#define CPU_CHECK_MAX_MS 1000
+
+#define NEVER UINT64_MAX
 
 static uint64_t now_ms_since(const struct timespec *since)
 {
@@ -70,10 +81,9 @@ static void pump(corral_sandbox *sb, int which)
 		stop_for(sb, CORRAL_STATUS_OUTPUT_LIMIT);
 }
 
+/* The fallback's sample: everything in one cgroup_sandbox_usage(). */
 static void check_cgroup(corral_sandbox *sb)
 {
-	if (cgroup_sandbox_backend(sb->cgroup) == CGROUP_BACKEND_NONE)
-		return;
 	struct cgroup_usage u;
 	if (cgroup_sandbox_usage(sb->cgroup, &u, NULL) < 0)
 		return;
@@ -81,6 +91,118 @@ static void check_cgroup(corral_sandbox *sb)
 		stop_for(sb, CORRAL_STATUS_OOM);
 	else if (sb->limits.cpu_time_ms != LIMIT_UNLIMITED && u.cpu_usec / 1000 >= sb->limits.cpu_time_ms)
 		stop_for(sb, CORRAL_STATUS_CPU_TIME);
+}
+
+/* What the loop watches in the cgroup, and when it next looks. Times are
+ * milliseconds since the sandbox started. */
+struct cgroup_watch {
+	bool on;              /* a cgroup holds the sandbox */
+	int event_fd;         /* OOM notifications; -1: sample every tick */
+	bool cpu_limit;       /* --cpu-time is the cgroup's to enforce */
+	uint64_t ncpus;       /* how many CPUs can spend the budget at once */
+	uint64_t next_sample; /* fallback */
+	uint64_t next_cpu;
+	uint64_t next_oom;    /* look again after a v1 notification */
+	uint64_t confirm_step; /* 0, or the current wait between those looks */
+};
+
+static void oom_look(corral_sandbox *sb, struct cgroup_watch *w, uint64_t now)
+{
+	uint64_t kills = 0;
+	bool recheck = false;
+	if (cgroup_sandbox_oom_check(sb->cgroup, &kills, &recheck, NULL) < 0) {
+		/* cannot read it this way: sample instead */
+		w->event_fd = -1;
+		w->next_sample = now;
+		return;
+	}
+	if (kills > 0) {
+		stop_for(sb, CORRAL_STATUS_OOM);
+		return;
+	}
+	/* v1 notifies as the OOM starts; the kill is counted once the victim
+	 * is chosen and logged, which can take from microseconds to seconds
+	 * (the global oom_lock, a slow console). Until it is: look again after
+	 * 1, 2, 4, … ms, then every tick, as the sampling did. An OOM that
+	 * ends without a kill (memory freed meanwhile: rare) leaves the
+	 * sandbox on that sampling of one counter. */
+	if (recheck)
+		w->confirm_step = 1;
+	else if (w->confirm_step && w->confirm_step < MONITOR_TICK_MS)
+		w->confirm_step = w->confirm_step * 2 < MONITOR_TICK_MS ? w->confirm_step * 2
+		                                                        : MONITOR_TICK_MS;
+	w->next_oom = w->confirm_step ? now + w->confirm_step : NEVER;
+}
+
+/* The CPU time left cannot be spent faster than on every CPU at once, so
+ * nothing can be missed before remaining / ncpus; never sooner than a tick
+ * (as late as the sampling was, when little is left), never later than
+ * CPU_CHECK_MAX_MS. */
+static void cpu_look(corral_sandbox *sb, struct cgroup_watch *w, uint64_t now)
+{
+	uint64_t usec = 0;
+	if (cgroup_sandbox_cpu_usec(sb->cgroup, &usec, NULL) < 0) {
+		w->next_cpu = now + MONITOR_TICK_MS;
+		return;
+	}
+	uint64_t used = usec / 1000;
+	if (used >= sb->limits.cpu_time_ms) {
+		stop_for(sb, CORRAL_STATUS_CPU_TIME);
+		return;
+	}
+	uint64_t wait = (sb->limits.cpu_time_ms - used) / w->ncpus;
+	if (wait < MONITOR_TICK_MS)
+		wait = MONITOR_TICK_MS;
+	if (wait > CPU_CHECK_MAX_MS)
+		wait = CPU_CHECK_MAX_MS;
+	w->next_cpu = now + wait;
+}
+
+static void watch_start(corral_sandbox *sb, struct cgroup_watch *w)
+{
+	*w = (struct cgroup_watch){.event_fd = -1, .next_sample = 0, .next_cpu = NEVER,
+	                           .next_oom = NEVER, .ncpus = 1};
+	w->on = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
+	if (!w->on)
+		return;
+	w->cpu_limit = sb->limits.cpu_time_ms != LIMIT_UNLIMITED;
+	/* Every CPU the sandbox could run on: its processes may widen their
+	 * own affinity, and configured CPUs may come online meanwhile. */
+	long conf = sysconf(_SC_NPROCESSORS_CONF), onln = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = conf > onln ? conf : onln;
+	w->ncpus = n > 0 ? (uint64_t)n : 1;
+	w->event_fd = cgroup_sandbox_event_fd(sb->cgroup);
+	if (w->event_fd < 0)
+		return;
+	uint64_t now = now_ms_since(&sb->started);
+	/* an OOM kill before the notification was armed */
+	oom_look(sb, w, now);
+	if (w->cpu_limit)
+		w->next_cpu = now;
+}
+
+/* When the loop must look at the cgroup next, without an event. */
+static uint64_t watch_due(const struct cgroup_watch *w)
+{
+	if (w->event_fd < 0)
+		return w->next_sample;
+	return w->next_cpu < w->next_oom ? w->next_cpu : w->next_oom;
+}
+
+static void watch_check(corral_sandbox *sb, struct cgroup_watch *w, bool notified)
+{
+	uint64_t now = now_ms_since(&sb->started);
+	if (w->event_fd < 0) {
+		if (now >= w->next_sample) {
+			check_cgroup(sb);
+			w->next_sample = now + MONITOR_TICK_MS;
+		}
+		return;
+	}
+	if (notified || now >= w->next_oom)
+		oom_look(sb, w, now);
+	if (!sb->limit_hit && w->cpu_limit && w->event_fd >= 0 && now >= w->next_cpu)
+		cpu_look(sb, w, now);
 }
 
 static void forward_signal(corral_sandbox *sb)
@@ -93,10 +215,13 @@ static void forward_signal(corral_sandbox *sb)
 static void wait_loop(corral_sandbox *sb)
 {
 	bool init_gone = false;
-	bool watch_cgroup = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
+	struct cgroup_watch watch;
+	watch_start(sb, &watch);
 	for (;;) {
-		struct pollfd fds[6];
+		struct pollfd fds[7];
 		int n = 0, i_pid = -1, i_out[2] = {-1, -1}, i_sig = -1, i_lsock = -1, i_listen = -1;
+		int i_cg = -1;
+		bool watching = !init_gone && watch.on && !sb->limit_hit;
 		if (!init_gone) {
 			fds[n] = (struct pollfd){.fd = sb->pidfd, .events = POLLIN};
 			i_pid = n++;
@@ -121,27 +246,38 @@ static void wait_loop(corral_sandbox *sb)
 		}
 		if (n == 0)
 			return;
+		if (watching && watch.event_fd >= 0) {
+			fds[n] = (struct pollfd){.fd = watch.event_fd, .events = POLLIN};
+			i_cg = n++;
+		}
 
 		int timeout = -1;
 		if (!init_gone) {
+			uint64_t elapsed = now_ms_since(&sb->started);
 			if (sb->limits.timeout_ms != LIMIT_UNLIMITED) {
-				uint64_t elapsed = now_ms_since(&sb->started);
 				if (elapsed >= sb->limits.timeout_ms) {
 					stop_for(sb, CORRAL_STATUS_TIMEOUT);
 					timeout = MONITOR_TICK_MS;
+					watching = false;
 				} else {
 					uint64_t left = sb->limits.timeout_ms - elapsed;
 					timeout = left > INT32_MAX ? INT32_MAX : (int)left;
 				}
 			}
-			if (watch_cgroup && (timeout < 0 || timeout > MONITOR_TICK_MS))
-				timeout = MONITOR_TICK_MS;
+			uint64_t due = watching ? watch_due(&watch) : NEVER;
+			if (due != NEVER) {
+				uint64_t left = due > elapsed ? due - elapsed : 0;
+				if (left > CPU_CHECK_MAX_MS)
+					left = CPU_CHECK_MAX_MS;
+				if (timeout < 0 || left < (uint64_t)timeout)
+					timeout = (int)left;
+			}
 		}
 		int ready = poll(fds, (nfds_t)n, timeout);
 		if (ready < 0 && errno != EINTR)
 			return;
-		if (!init_gone && watch_cgroup && !sb->limit_hit)
-			check_cgroup(sb);
+		if (watching)
+			watch_check(sb, &watch, ready > 0 && i_cg >= 0 && fds[i_cg].revents);
 		if (ready <= 0)
 			continue;
 		for (int w = 0; w < 2; w++)

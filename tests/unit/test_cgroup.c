@@ -1,9 +1,12 @@
 /* Control groups against this host's real cgroup file system: limits read
- * back, an OOM kill, a fork bomb held by pids.max, CPU accounting, kill of a
- * process tree, removal, rootless fallback. And, where a cgroup2 without
- * controllers is mounted next to v1 (the hybrid layout), the v2 backend's
- * controller-free parts: CLONE_INTO_CGROUP, attach, cgroup.kill, the
- * freeze-and-kill fallback, removal. */
+ * back, an OOM kill and its notification, a fork bomb held by pids.max, CPU
+ * accounting through a kept-open counter, kill of a process tree, removal,
+ * rootless fallback. And, where a cgroup2 without controllers is mounted
+ * next to v1 (the hybrid layout), the v2 backend's controller-free parts:
+ * CLONE_INTO_CGROUP, attach, inotify on a cgroup file, cgroup.kill, the
+ * freeze-and-kill fallback, removal. The OOM notification's wiring on both
+ * backends is also checked against ordinary files standing in for the
+ * cgroup's, so that the v2 side is exercised on a v1 host too. */
 #include "cgroup/cgroup.h"
 #include "cgroup/cgroup_internal.h"
 #include "unit.h"
@@ -12,11 +15,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -161,6 +166,16 @@ static bool file_is(const char *dir, const char *file, const char *want)
 	return true;
 }
 
+/* fd becomes readable within `ms` (a generous bound, not a timing check). */
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int r;
+	while ((r = poll(&p, 1, ms)) < 0 && errno == EINTR)
+		;
+	return r == 1 && (p.revents & POLLIN);
+}
+
 /* ---- limits written --------------------------------------------------- */
 
 static void test_limits_readback(void)
@@ -194,6 +209,16 @@ static void test_limits_readback(void)
 		CHECK(strcmp(cgroup_backend_name(cgroup_sandbox_backend(cg)), "cgroup2") == 0);
 	}
 	CHECK(cgroup_sandbox_why_not(cg) == NULL);
+	/* the OOM notification: one descriptor, made once (v2 without
+	 * memory.peak has none: it must be sampled) */
+	int efd = cgroup_sandbox_event_fd(cg);
+	if (cgroup_sandbox_backend(cg) == CGROUP_BACKEND_V1 || cg_exists(cg->v2_path, "memory.peak"))
+		CHECK(efd >= 0);
+	else
+		CHECK(efd == -1);
+	CHECK(cgroup_sandbox_event_fd(cg) == efd);
+	if (efd >= 0)
+		CHECK(!readable_within(efd, 0));
 	destroy_checked(cg);
 }
 
@@ -215,6 +240,12 @@ static void test_oom(void)
 	struct cgroup_sandbox *cg = make("oom");
 	if (!cg)
 		return;
+	int efd = cgroup_sandbox_event_fd(cg);
+	uint64_t kills = 99;
+	bool recheck = true;
+	corral_error err = {0};
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 0 && !recheck);
 	pid_t pid = spawn_attached(cg, eat_memory, 200);
 	CHECK(pid > 0);
 	if (pid > 0) {
@@ -223,8 +254,17 @@ static void test_oom(void)
 		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 		if (!WIFSIGNALED(st))
 			fprintf(stderr, "# oom child: status 0x%x\n", st);
+		if (efd >= 0) {
+			/* the kill has happened: its notification is there */
+			CHECK(readable_within(efd, 10000));
+			CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+			CHECK(kills >= 1);
+			CHECK(!recheck);
+			CHECK(!readable_within(efd, 0)); /* consumed */
+		} else {
+			fprintf(stderr, "# no OOM notification on this host: not tested\n");
+		}
 		struct cgroup_usage u;
-		corral_error err = {0};
 		CHECK(cgroup_sandbox_usage(cg, &u, &err) == 0);
 		CHECK(u.oom_kills >= 1);
 		CHECK(u.memory_peak_bytes >= 32 * MiB && u.memory_peak_bytes <= 80 * MiB);
@@ -330,6 +370,12 @@ static void test_cpu(void)
 	struct cgroup_sandbox *cg = make("cpu");
 	if (!cg)
 		return;
+	uint64_t before = 99, after = 0;
+	corral_error cerr = {0};
+	CHECK(cgroup_sandbox_cpu_usec(cg, &before, &cerr) == 0);
+	CHECK(before == 0);
+	CHECK(cg->counters[CGC_CPU].open);
+	int cpu_fd = cg->counters[CGC_CPU].fd;
 	pid_t pid = spawn_attached(cg, spin, 300);
 	CHECK(pid > 0);
 	if (pid > 0) {
@@ -342,6 +388,10 @@ static void test_cpu(void)
 		CHECK(cgroup_sandbox_usage(cg, &u, &err) == 0);
 		CHECK(u.cpu_usec > 0);
 		CHECK(u.cpu_user_usec > 0);
+		/* the same descriptor, read again from offset 0, sees the new value */
+		CHECK(cgroup_sandbox_cpu_usec(cg, &after, &cerr) == 0);
+		CHECK(cg->counters[CGC_CPU].fd == cpu_fd);
+		CHECK(after == u.cpu_usec);
 		fprintf(stderr, "# cpu: cgroup %llu us (user %llu, system %llu); child user %ld ms\n",
 		        (unsigned long long)u.cpu_usec, (unsigned long long)u.cpu_user_usec,
 		        (unsigned long long)u.cpu_system_usec,
@@ -656,11 +706,25 @@ static void test_v2_bare(void)
 		fprintf(stderr, "# clone3: %s\n", strerror(errno));
 	}
 
-	/* attach + cgroup.kill, then attach + freeze-and-kill */
+	/* attach + cgroup.kill, then attach + freeze-and-kill; on the first
+	 * round, the kernel's notification of a cgroup file's change reaches
+	 * inotify (as memory.events' does for the v2 OOM watch): cgroup.events
+	 * changes when the first process enters */
 	for (int round = 0; round < 2; round++) {
 		int rep[2];
+		int ifd = round == 0 ? cg_inotify_watch(path, "cgroup.events", &err) : -1;
+		if (round == 0)
+			CHECK(ifd >= 0);
+		if (ifd >= 0)
+			CHECK(!readable_within(ifd, 0));
 		CHECK(pipe2(rep, O_CLOEXEC) == 0);
 		pid_t pid = spawn_attached(cg, stubborn, rep[1]);
+		if (ifd >= 0) {
+			CHECK(readable_within(ifd, 10000));
+			CHECK(cg_drain(ifd));
+			CHECK(file_is(path, "cgroup.events", "populated 1"));
+			close(ifd);
+		}
 		close(rep[1]);
 		CHECK(pid > 0);
 		if (pid <= 0) {
@@ -699,11 +763,173 @@ static void test_v2_bare(void)
 	reap_all();
 }
 
+/* ---- the OOM notification against stand-in files ------------------------- */
+
+static bool put_file(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	/* rewritten in place, as the kernel's files are: same inode */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return false;
+	bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok;
+}
+
+static void remove_files(const char *dir, const char *const files[], size_t n)
+{
+	char path[PATH_MAX];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static bool fd_closed(int fd)
+{
+	return fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+}
+
+/* v2: inotify on memory.events; the count read through a kept-open file.
+ * (The stand-in directories' names avoid "corral": the integration tests'
+ * leak check flags such temp entries, and may run meanwhile.) */
+static void test_v2_watch_files(void)
+{
+	char dir[] = "/tmp/cg-watch-test-v2-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	static const char *const files[] = {"memory.events", "memory.peak", "cpu.stat"};
+	CHECK(put_file(dir, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"));
+	CHECK(put_file(dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n"));
+
+	/* without memory.peak: no descriptor, the caller must sample */
+	struct cgroup_sandbox *cg = calloc(1, sizeof *cg);
+	CHECK(cg != NULL);
+	if (!cg)
+		return;
+	cg->backend = CGROUP_BACKEND_V2;
+	cg->v2_fd = -1;
+	snprintf(cg->v2_path, sizeof cg->v2_path, "%s", dir);
+	CHECK(cgroup_sandbox_event_fd(cg) == -1);
+	CHECK(cgroup_sandbox_event_fd(cg) == -1);
+	cg_close_files(cg);
+	free(cg);
+
+	CHECK(put_file(dir, "memory.peak", "4096\n"));
+	cg = calloc(1, sizeof *cg);
+	CHECK(cg != NULL);
+	if (!cg)
+		return;
+	cg->backend = CGROUP_BACKEND_V2;
+	cg->v2_fd = -1;
+	snprintf(cg->v2_path, sizeof cg->v2_path, "%s", dir);
+	int efd = cgroup_sandbox_event_fd(cg);
+	CHECK(efd >= 0);
+	CHECK(cgroup_sandbox_event_fd(cg) == efd);
+	uint64_t kills = 99, usec = 0;
+	bool recheck = true;
+	corral_error err = {0};
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 0 && !recheck);
+	CHECK(efd >= 0 && !readable_within(efd, 0));
+
+	/* a change: the descriptor becomes readable, the new count is read */
+	CHECK(put_file(dir, "memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"));
+	CHECK(efd >= 0 && readable_within(efd, 10000));
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 1 && !recheck);
+	CHECK(efd >= 0 && !readable_within(efd, 0)); /* consumed */
+	int oom_fd = cg->counters[CGC_OOM].fd;
+	CHECK(cg->counters[CGC_OOM].open);
+
+	/* CPU time, twice through one descriptor */
+	CHECK(cgroup_sandbox_cpu_usec(cg, &usec, &err) == 0);
+	CHECK(usec == 1500);
+	int cpu_fd = cg->counters[CGC_CPU].fd;
+	CHECK(put_file(dir, "cpu.stat", "usage_usec 2000000\nuser_usec 1\nsystem_usec 2\n"));
+	CHECK(cgroup_sandbox_cpu_usec(cg, &usec, &err) == 0);
+	CHECK(usec == 2000000);
+	CHECK(cg->counters[CGC_CPU].fd == cpu_fd);
+
+	/* everything the handle opened goes with it */
+	cg_close_files(cg);
+	CHECK(fd_closed(oom_fd) && fd_closed(cpu_fd) && (efd < 0 || fd_closed(efd)));
+	CHECK(cgroup_sandbox_event_fd(cg) == -1); /* not made again */
+	free(cg);
+	remove_files(dir, files, sizeof files / sizeof files[0]);
+}
+
+/* v1: an OOM notification comes before its kill is counted (look again),
+ * and kernels before 4.13 do not count kills at all (memory.failcnt). The
+ * eventfd stands for the one the kernel would signal. */
+static void test_v1_oom_logic(void)
+{
+	char dir[] = "/tmp/cg-watch-test-v1-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	static const char *const files[] = {"memory.oom_control", "memory.failcnt"};
+	struct cgroup_sandbox *cg = calloc(1, sizeof *cg);
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(cg != NULL && efd >= 0);
+	if (!cg || efd < 0) {
+		free(cg);
+		return;
+	}
+	cg->backend = CGROUP_BACKEND_V1;
+	snprintf(cg->v1[CGV1_MEMORY].path, PATH_MAX, "%s", dir);
+	cg->watch_tried = cg->watch_ok = true;
+	cg->event_fd = efd;
+	CHECK(cgroup_sandbox_event_fd(cg) == efd);
+	const uint64_t one = 1;
+	uint64_t kills = 99;
+	bool recheck = true;
+	corral_error err = {0};
+
+	CHECK(put_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"));
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 0 && !recheck);
+	/* notified, not counted yet */
+	CHECK(write(efd, &one, sizeof one) == (ssize_t)sizeof one);
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 0 && recheck);
+	CHECK(!readable_within(efd, 0));
+	/* looked at again: counted */
+	CHECK(put_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"));
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 1 && !recheck);
+
+	/* a kernel without the count: a notification with the limit hit */
+	cg_close_files(cg); /* the next file is read afresh */
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(efd >= 0);
+	cg->watch_ok = efd >= 0;
+	cg->event_fd = efd;
+	cg->oom_kills_seen = 0;
+	cg->v1_oom_events = 0;
+	CHECK(put_file(dir, "memory.oom_control", "oom_kill_disable 0\nunder_oom 0\n"));
+	CHECK(put_file(dir, "memory.failcnt", "0\n"));
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 0 && !recheck);
+	CHECK(put_file(dir, "memory.failcnt", "12\n"));
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 0); /* the limit was hit, no OOM was signalled */
+	CHECK(efd >= 0 && write(efd, &one, sizeof one) == (ssize_t)sizeof one);
+	CHECK(cgroup_sandbox_oom_check(cg, &kills, &recheck, &err) == 0);
+	CHECK(kills == 1 && !recheck);
+	cg_close_files(cg);
+	CHECK(efd < 0 || fd_closed(efd));
+	free(cg);
+	remove_files(dir, files, sizeof files / sizeof files[0]);
+}
+
 int main(void)
 {
 	snprintf(prefix, sizeof prefix, "test-%d-", (int)getpid());
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 
+	test_v2_watch_files();
+	test_v1_oom_logic();
 	if (geteuid() == 0)
 		test_rootless();
 
