@@ -112,6 +112,9 @@ size_t dns_answer(const unsigned char *q, size_t len, unsigned char *out, size_t
 				rcode = RCODE_NXDOMAIN;
 		}
 	}
+	/* The answer repeats the question and adds one 16-byte record. */
+	if (end + 16 > size)
+		return 0;
 	size_t o = end;
 	memcpy(out, q, end);
 	out[2] = (unsigned char)(0x80 | (q[2] & 0x79)); /* QR, opcode, RD kept */
