@@ -30,9 +30,15 @@ static enum http_parse_result fail(struct http_request *req, int status, const c
 	return HTTP_PARSE_ERROR;
 }
 
+/* ASCII only, whatever the locale. */
+static bool is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 static bool is_tchar(unsigned char c)
 {
-	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+	return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static bool is_ows(char c)
@@ -94,14 +100,14 @@ static enum http_parse_result parse_authority(struct http_request *req, const ch
 			return fail(req, 400, "%s: empty host", what);
 		for (size_t i = 0; i < host_len; i++) {
 			unsigned char c = (unsigned char)s[i];
-			if (!isalnum(c) && c != '-' && c != '.' && c != '_')
+			if (!is_alnum(c) && c != '-' && c != '.' && c != '_')
 				return fail(req, 400, "%s: invalid host name", what);
 		}
 	}
 	if (host_len > HTTP_HOST_MAX)
 		return fail(req, 400, "%s: host name too long", what);
 	for (size_t i = 0; i < host_len; i++)
-		req->host[i] = (char)tolower((unsigned char)host[i]);
+		req->host[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ? host[i] + ('a' - 'A') : host[i]);
 	req->host[host_len] = '\0';
 
 	size_t rest_len = n - (size_t)(rest - s);

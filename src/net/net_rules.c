@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* A reason with its details ("prefix length out of range"). */
@@ -57,10 +56,10 @@ const char *net_host_normalize(const char *name, size_t len, char *out)
 			continue;
 		}
 		unsigned char c = (unsigned char)name[i];
-		if (!isalnum(c) && c != '-')
+		if (!ascii_alnum(c) && c != '-')
 			return "invalid host name";
 		numeric = numeric && isdigit(c);
-		out[i] = (char)tolower(c);
+		out[i] = (char)(ascii_upper(c) ? c + ('a' - 'A') : c);
 	}
 	out[len] = '\0';
 	if (numeric)
@@ -212,7 +211,7 @@ static bool parse_name(const char *s, size_t len, struct net_rule *out, struct w
 	return true;
 }
 
-/* An address, bracketed or bare, with its optional /prefix or :port. */
+/* [v6] or [v6]:port */
 static bool parse_bracketed(const char *s, size_t len, struct net_rule *out, struct why *why)
 {
 	const char *close = memchr(s, ']', len);
@@ -315,7 +314,7 @@ static bool parse_destination(const char *s, size_t len, struct net_rule *out, s
 
 static bool path_char(unsigned char c)
 {
-	return isalnum(c) || (c && strchr("-._~%!$&'()+,;=:@/", c));
+	return ascii_alnum(c) || (c && strchr("-._~%!$&'()+,;=:@/", c));
 }
 
 /* METHOD SP scheme://host[:port]/path[*] */
@@ -332,9 +331,9 @@ static bool parse_request(const char *s, size_t len, struct net_rule *out, struc
 		return fail(why, "method longer than %d bytes", NET_RULE_METHOD_MAX - 1);
 	for (size_t i = 0; i < mlen && !(mlen == 1 && s[0] == '*'); i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (islower(c))
+		if (c >= 'a' && c <= 'z')
 			return fail(why, "method must be uppercase (GET) or *");
-		if (!isupper(c) && !(i > 0 && (isdigit(c) || c == '-' || c == '_')))
+		if (!ascii_upper(c) && !(i > 0 && (isdigit(c) || c == '-' || c == '_')))
 			return fail(why, "invalid method");
 	}
 	memcpy(out->method, s, mlen);

@@ -7,6 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ASCII only, whatever the locale: bytes above 0x7f are never letters. */
+static inline bool ascii_upper(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static inline bool ascii_alnum(unsigned char c)
+{
+	return ascii_upper(c) || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 /* Check the host name of `len` bytes and write it to `out` (at least
  * NET_RULE_HOST_MAX + 1 bytes) lowercased, without a trailing dot.
  * Returns NULL when valid, else why not. */

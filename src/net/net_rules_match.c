@@ -6,7 +6,6 @@
 #include "util/strings.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -334,11 +333,11 @@ static bool request_writable(const char *method, const char *path, size_t path_l
 	if (m == 0 || m >= NET_RULE_METHOD_MAX || path_len >= NET_RULE_PATH_MAX)
 		return false;
 	for (size_t i = 0; i < m; i++)
-		if (!isupper((unsigned char)method[i]))
+		if (!ascii_upper((unsigned char)method[i]))
 			return false;
 	for (size_t i = 0; i < path_len; i++) {
 		unsigned char c = (unsigned char)path[i];
-		if (!isalnum(c) && !strchr("-._~%!$&()+,;=:@/", c))
+		if (!ascii_alnum(c) && !strchr("-._~%!$&()+,;=:@/", c))
 			return false;
 	}
 	return !net_path_unsafe(path, path_len);

@@ -380,21 +380,28 @@ static void dialled_host(struct net_proxy *p, struct proxy_conn *c)
 	c->port = c->dialled_port;
 }
 
-/* An absolute-form request becomes an origin-form one for the upstream,
- * which is then the only request on this connection: later requests on a
- * kept-alive connection could name other hosts. */
-static bool rewrite_for_origin(struct proxy_conn *c, const struct http_request *req)
+/* A plain HTTP request goes upstream in origin form, with the Host the
+ * decision was about (RFC 9112 3.2.2: a client's own Host could name
+ * another site on the same server), as the only request of its connection
+ * (later requests on a kept-alive connection, or pipelined ones, could name
+ * other hosts or paths unchecked): Connection: close, and nothing past the
+ * request's body is passed on. */
+static bool rewrite_request(struct proxy_conn *c, const struct http_request *req)
 {
 	unsigned char head[PROXY_BUF];
 	size_t o = 0;
-	int n = snprintf((char *)head, sizeof head, "%s %s HTTP/1.1\r\n", c->method,
-	                 c->path[0] ? c->path : "/");
+	bool v6 = strchr(c->host, ':') != NULL;
+	char port[8] = "";
+	if (c->port != 80)
+		snprintf(port, sizeof port, ":%u", c->port);
+	int n = snprintf((char *)head, sizeof head, "%s %s HTTP/1.1\r\nHost: %s%s%s%s\r\n", c->method,
+	                 c->path[0] ? c->path : "/", v6 ? "[" : "", c->host, v6 ? "]" : "", port);
 	if (n < 0 || (size_t)n >= sizeof head)
 		return false;
 	o = (size_t)n;
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		static const char *const hop[] = {"connection", "proxy-connection", "keep-alive",
+		static const char *const hop[] = {"host", "connection", "proxy-connection", "keep-alive",
 		                                  "proxy-authorization", NULL};
 		bool skip = false;
 		for (const char *const *k = hop; *k; k++)
@@ -414,6 +421,13 @@ static bool rewrite_for_origin(struct proxy_conn *c, const struct http_request *
 	}
 	static const char closing[] = "Connection: close\r\n\r\n";
 	size_t body = c->up.len - req->head_len;
+	/* A chunked body's end is not tracked: it flows on, still as the only
+	 * request (Connection: close). */
+	c->up_allow = req->chunked ? UINT64_MAX : req->has_content_length ? req->content_length : 0;
+	if (body > c->up_allow)
+		body = (size_t)c->up_allow;
+	if (c->up_allow != UINT64_MAX)
+		c->up_allow -= body;
 	if (o + sizeof closing - 1 + body > sizeof head)
 		return false;
 	memcpy(head + o, closing, sizeof closing - 1);
@@ -508,7 +522,7 @@ static bool classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 		snprintf(c->path, sizeof c->path, "%s", req.path);
 		c->scheme = "http";
 		c->via = req.form == HTTP_FORM_ABSOLUTE ? "http-proxy" : "host";
-		if (req.form == HTTP_FORM_ABSOLUTE && !rewrite_for_origin(c, &req)) {
+		if (!rewrite_request(c, &req)) {
 			respond(p, c, 431, "Request Header Fields Too Large", "corral: request head too large\n");
 			return true;
 		}
@@ -528,6 +542,7 @@ void proxy_conn_accepted(struct net_proxy *p, int fd)
 	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, -1, c, NULL};
 	c->started_ms = proxy_now_ms();
 	c->deadline_ms = c->started_ms + PROXY_SNIFF_MS;
+	c->up_allow = UINT64_MAX;
 	c->state = CONN_SNIFF;
 	socklen_t len = sizeof c->dialled;
 	getsockname(fd, (struct sockaddr *)&c->dialled, &len);
@@ -567,6 +582,21 @@ static bool fill(int fd, struct proxy_buf *b, uint64_t *counter)
 	return true;
 }
 
+/* Client bytes past what may go upstream (rewrite_request) are read and
+ * dropped. */
+static bool fill_client(struct proxy_conn *c)
+{
+	size_t before = c->up.len;
+	bool ok = fill(c->client.fd, &c->up, &c->bytes_up);
+	size_t got = c->up.len - before;
+	if (c->up_allow != UINT64_MAX && got > 0) {
+		size_t keep = got < c->up_allow ? got : (size_t)c->up_allow;
+		c->up.len = before + keep;
+		c->up_allow -= keep;
+	}
+	return ok;
+}
+
 /* Write what b holds to fd; false on error. */
 static bool drain(int fd, struct proxy_buf *b)
 {
@@ -583,7 +613,7 @@ static void relay(struct net_proxy *p, struct proxy_conn *c, bool from_client, u
 	bool ok = true;
 	if (from_client) {
 		if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->client_eof && c->up.len < PROXY_BUF)
-			c->client_eof = !fill(c->client.fd, &c->up, &c->bytes_up);
+			c->client_eof = !fill_client(c);
 		if ((events & EPOLLOUT) && c->down.len)
 			ok = drain(c->client.fd, &c->down);
 	} else {
@@ -660,7 +690,7 @@ void proxy_conn_event(struct net_proxy *p, struct proxy_tag *tag, uint32_t event
 	case CONN_RESOLVE:
 		/* Keep what the client sends meanwhile, up to the buffer. */
 		if (from_client && !c->client_eof && c->up.len < PROXY_BUF)
-			c->client_eof = !fill(c->client.fd, &c->up, &c->bytes_up);
+			c->client_eof = !fill_client(c);
 		if (c->up.len >= PROXY_BUF || c->client_eof) {
 			struct epoll_event ev = {.events = 0, .data.ptr = &c->client};
 			epoll_ctl(p->epfd, EPOLL_CTL_MOD, c->client.fd, &ev);
@@ -687,7 +717,7 @@ int proxy_conn_expire(struct net_proxy *p)
 		struct proxy_conn *following = c->next;
 		if (c->deadline_ms <= now) {
 			switch (c->state) {
-			case CONN_SNIFF:
+			case CONN_SNIFF: {
 				bool proxy_port = c->dialled_port == NET_CAPTURE_PROXY_PORT;
 				if (c->up.len == 0 && now - c->started_ms < PROXY_HEAD_MS && !proxy_port) {
 					classify(p, c, true);
@@ -701,6 +731,7 @@ int proxy_conn_expire(struct net_proxy *p)
 					classify(p, c, true);
 				}
 				break;
+			}
 			case CONN_ASK:
 				deny(p, c, "the rule command did not answer");
 				break;

@@ -80,6 +80,7 @@ struct proxy_conn {
 	uint64_t started_ms;
 	uint64_t deadline_ms;              /* of the current state */
 	uint64_t bytes_up, bytes_down;
+	uint64_t up_allow;                 /* client bytes still to pass upstream (UINT64_MAX: all) */
 	int status;                        /* HTTP status sent, or 0 */
 	bool dead;                         /* closed; freed after the current batch of events */
 	struct proxy_conn *prev, *next;

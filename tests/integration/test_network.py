@@ -337,3 +337,25 @@ def test_rule_command_must_be_executable(tmp_path):
     assert proc.returncode == 125 and "--net-rule-cmd" in proc.stderr
     proc = run("--net-rule-cmd", "relative/prog", "--", "true")
     assert proc.returncode == 125 and "absolute" in proc.stderr
+
+
+def test_one_checked_request_per_connection(http_server):
+    """A plain HTTP request reaches the server with the Host that was
+    checked (never the client's own), as the only request of its
+    connection: a pipelined or kept-alive second request is not passed on."""
+    code = (
+        "import socket\n"
+        "s = socket.create_connection(('127.0.0.1', 3128), timeout=10)\n"
+        f"s.sendall(b'GET http://{NAME}:{http_server.port}/first HTTP/1.1\\r\\nHost: {OTHER}\\r\\n\\r\\n'\n"
+        f"          b'GET http://{OTHER}:{http_server.port}/second HTTP/1.1\\r\\nHost: {OTHER}\\r\\n\\r\\n')\n"
+        "data = b''\n"
+        "while True:\n"
+        "    chunk = s.recv(4096)\n"
+        "    if not chunk: break\n"
+        "    data += chunk\n"
+        "print(data.decode())\n")
+    proc = run(*net_args(f"{NAME}:{http_server.port}"), "--", "python3", "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "hello /first" in proc.stdout
+    assert [s[1] for s in http_server.seen] == ["/first"], http_server.seen
+    assert http_server.seen[0][2] == f"{NAME}:{http_server.port}"
