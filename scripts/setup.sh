@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # build
-  gcc meson ninja-build pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev
+  gcc meson ninja-build pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libssl-dev
   # tests and the workloads they run inside the sandbox
   python3 python3-pytest python3-numpy python3-pandas python3-matplotlib
   nodejs make git sqlite3 util-linux iproute2 procps libcap2-bin curl openssl
   # security verification: fuzzers (clang's libFuzzer), static analysis, valgrind
   clang libclang-rt-14-dev cppcheck clang-tidy valgrind
   # benchmarks
-  bubblewrap hyperfine
+  bubblewrap hyperfine tinyproxy
 )
 
 # npm: nodesource's nodejs bundles it (and conflicts with Debian's npm package).
