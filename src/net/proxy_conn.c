@@ -450,7 +450,6 @@ static bool looks_like_http(const struct proxy_buf *b)
 /* Decide from the first bytes if possible; true once decided. */
 static bool classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 {
-	char sni[256];
 	/* The port HTTP_PROXY names speaks HTTP only. */
 	bool proxy_port = c->dialled_port == NET_CAPTURE_PROXY_PORT;
 	if (c->up.len == 0) {
@@ -462,6 +461,7 @@ static bool classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 		return true;
 	}
 	if (c->up.data[0] == 0x16) {
+		char sni[256];
 		switch (tls_sni_parse(c->up.data, c->up.len, sni, sizeof sni)) {
 		case SNI_NEED_MORE:
 			if (c->up.len < PROXY_BUF)
