@@ -309,7 +309,8 @@ static bool write_line(struct session *s, const char *body, size_t len)
 	char *line = malloc(len + 1);
 	if (!line)
 		return false;
-	memcpy(line, body, len);
+	if (len)
+		memcpy(line, body, len);
 	line[len] = '\n';
 	bool ok = false;
 	pthread_mutex_lock(&s->write_lock);
@@ -630,7 +631,7 @@ static int parse_address(const char *address, struct sockaddr_storage *sa, corra
 int mcp_http_serve(const struct mcp_options *opts, const char *address, const char *token)
 {
 	corral_error err = {0};
-	struct sockaddr_storage sa;
+	struct sockaddr_storage sa = {0};
 	if (parse_address(address, &sa, &err) < 0) {
 		fprintf(stderr, "corral: %s\n", err.message);
 		return CORRAL_EXIT_FAILURE;

@@ -719,9 +719,8 @@ int proxy_conn_expire(struct net_proxy *p)
 			switch (c->state) {
 			case CONN_SNIFF: {
 				bool proxy_port = c->dialled_port == NET_CAPTURE_PROXY_PORT;
-				if (c->up.len == 0 && now - c->started_ms < PROXY_HEAD_MS && !proxy_port) {
-					classify(p, c, true);
-				} else if (c->http || proxy_port || looks_like_http(&c->up)) {
+				bool silent = c->up.len == 0 && now - c->started_ms < PROXY_HEAD_MS && !proxy_port;
+				if (!silent && (c->http || proxy_port || looks_like_http(&c->up))) {
 					c->http = true;
 					dialled_host(p, c);
 					c->status = 408;

@@ -64,10 +64,10 @@ static void *lookup(void *arg)
 	ssize_t n = -1;
 	pthread_mutex_lock(&w->r->lock);
 	if (!w->r->closing)
-		while ((n = write(w->r->pipe[1], &w->job, sizeof w->job)) < 0 && errno == EINTR)
+		while ((n = write(w->r->pipe[1], &w->job, sizeof w->job)) < 0 && errno == EINTR) // NOLINT(bugprone-sizeof-expression): the pointer itself is the message
 			;
 	pthread_mutex_unlock(&w->r->lock);
-	if (n != (ssize_t)sizeof w->job)
+	if (n != (ssize_t)sizeof w->job) // NOLINT(bugprone-sizeof-expression)
 		resolver_job_free(w->job);
 	unref(w->r);
 	free(w);
@@ -112,7 +112,7 @@ int resolver_submit(struct resolver *r, const char *host, void *owner, uint64_t 
 struct resolver_job *resolver_next(struct resolver *r)
 {
 	struct resolver_job *job;
-	if (read(r->pipe[0], &job, sizeof job) != (ssize_t)sizeof job)
+	if (read(r->pipe[0], &job, sizeof job) != (ssize_t)sizeof job) // NOLINT(bugprone-sizeof-expression): the pointer itself is the message
 		return NULL;
 	return job;
 }

@@ -14,8 +14,6 @@
 #define CACHE_MAX 1024
 #define RUNS_MAX 32
 
-extern char **environ;
-
 struct cache_entry {
 	char key[300];
 	bool allow;

@@ -95,8 +95,9 @@ struct corral_policy {
 };
 
 /* policy_net.c: the "network" object of the JSON form. */
-int policy_net_merge_json(corral_policy *policy, void *network /* json_t */, corral_error *err);
-int policy_net_to_json(const corral_policy *policy, void *root /* json_t */);
+int policy_net_merge_json(corral_policy *p, void *value /* json_t: the "network" object */,
+                          corral_error *err);
+int policy_net_to_json(const corral_policy *p, void *value /* json_t: the policy's root */);
 bool policy_net_enabled(const corral_policy *policy);
 
 const char *policy_mount_type_name(enum corral_mount_type type);

@@ -24,8 +24,8 @@ char *base64_encode(const void *data, size_t len)
 		out[o++] = alphabet[(v >> 18) & 63];
 		out[o++] = alphabet[(v >> 12) & 63];
 		const char pad = '=';
-		out[o++] = i + 1 < len ? alphabet[(v >> 6) & 63] : pad;
-		out[o++] = i + 2 < len ? alphabet[v & 63] : pad;
+		out[o++] = (char)(i + 1 < len ? alphabet[(v >> 6) & 63] : pad);
+		out[o++] = (char)(i + 2 < len ? alphabet[v & 63] : pad);
 	}
 	out[o] = '\0';
 	return out;
