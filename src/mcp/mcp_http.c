@@ -309,7 +309,7 @@ static bool write_line(struct session *s, const char *body, size_t len)
 	char *line = malloc(len + 1);
 	if (!line)
 		return false;
-	if (len)
+	if (len && body)
 		memcpy(line, body, len);
 	line[len] = '\n';
 	bool ok = false;
