@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,10 @@ static void connect_to(struct net_proxy *p, struct proxy_conn *c, struct sockadd
 		return;
 	}
 	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, fd, c, NULL};
+	/* Relayed writes go out at once: Nagle would hold a small second write
+	 * until the first is acknowledged (tens of ms with delayed ACKs). */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &c->upstream};
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
 	c->state = CONN_CONNECT;
@@ -539,6 +544,8 @@ void proxy_conn_accepted(struct net_proxy *p, int fd)
 		return;
 	}
 	c->client = (struct proxy_tag){PROXY_TAG_CLIENT, fd, c, NULL};
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	c->upstream = (struct proxy_tag){PROXY_TAG_UPSTREAM, -1, c, NULL};
 	c->started_ms = proxy_now_ms();
 	c->deadline_ms = c->started_ms + PROXY_SNIFF_MS;
