@@ -26,6 +26,7 @@ struct pending {
 	char token[KEY_MAX];     /* its progress token, as JSON, or "" */
 	char **lines;            /* messages to deliver, the response last */
 	size_t n, sent;
+	size_t offset;           /* bytes of lines[sent]'s event already streamed */
 	bool done;
 	struct pending *next;
 };
@@ -341,20 +342,23 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	for (;;) {
 		struct pending *p = rq->pending;
 		if (p->sent < p->n) {
+			/* The event "event: message\ndata: LINE\n\n", streamed in as
+			 * many pieces as MHD's buffer needs. */
+			static const char prefix[] = "event: message\ndata: ";
 			const char *line = p->lines[p->sent];
-			size_t need = strlen(line) + 22;
-			if (need > max && max < 64) {
-				pthread_mutex_unlock(&t->lock);
-				return 0;
+			size_t pre = sizeof prefix - 1, len = strlen(line), total = pre + len + 2;
+			size_t n = 0;
+			while (n < max && p->offset < total) {
+				size_t at = p->offset;
+				buf[n++] = at < pre ? prefix[at] : at < pre + len ? line[at - pre] : '\n';
+				p->offset++;
 			}
-			int n = snprintf(buf, max, "event: message\ndata: %s\n\n", line);
-			if (n < 0 || (size_t)n >= max) {
-				/* MHD gave a smaller buffer than the message: say so. */
-				n = snprintf(buf, max, "event: message\ndata: {}\n\n");
+			if (p->offset == total) {
+				p->sent++;
+				p->offset = 0;
 			}
-			p->sent++;
 			pthread_mutex_unlock(&t->lock);
-			return n;
+			return (ssize_t)n;
 		}
 		if (p->done || rq->session->closed || t->stopping) {
 			pthread_mutex_unlock(&t->lock);
