@@ -359,3 +359,25 @@ def test_one_checked_request_per_connection(http_server):
     assert "hello /first" in proc.stdout
     assert [s[1] for s in http_server.seen] == ["/first"], http_server.seen
     assert http_server.seen[0][2] == f"{NAME}:{http_server.port}"
+
+
+def test_connection_cap(http_server):
+    """Past 256 open connections a sandbox's new ones are reset, not
+    queued: the cap is corral's, not the host's."""
+    code = (
+        "import socket\n"
+        "held = []\n"
+        "for _ in range(256):\n"
+        f"    s = socket.create_connection(('{NAME}', {http_server.port}), timeout=10)\n"
+        "    held.append(s)\n"
+        f"extra = socket.create_connection(('{NAME}', {http_server.port}), timeout=10)\n"
+        f"extra.sendall(b'GET /over HTTP/1.1\\r\\nHost: {NAME}\\r\\n\\r\\n')\n"
+        "try:\n"
+        "    data = extra.recv(100)\n"
+        "    print('extra answered' if data else 'extra closed')\n"
+        "except OSError as e:\n"
+        "    print('extra reset', type(e).__name__)\n")
+    proc = run(*net_args(f"{NAME}:{http_server.port}"), "--", "python3", "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert "extra reset" in proc.stdout or "extra closed" in proc.stdout, proc.stdout
+    assert "/over" not in [s[1] for s in http_server.seen]
