@@ -349,9 +349,24 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 			size_t pre = sizeof prefix - 1, len = strlen(line), total = pre + len + 2;
 			size_t n = 0;
 			while (n < max && p->offset < total) {
-				size_t at = p->offset;
-				buf[n++] = at < pre ? prefix[at] : at < pre + len ? line[at - pre] : '\n';
-				p->offset++;
+				size_t at = p->offset, take;
+				const char *from;
+				if (at < pre) {
+					from = prefix + at;
+					take = pre - at;
+				} else if (at < pre + len) {
+					from = line + (at - pre);
+					take = pre + len - at;
+				} else {
+					static const char tail[] = "\n\n";
+					from = &tail[at - pre - len];
+					take = total - at;
+				}
+				if (take > max - n)
+					take = max - n;
+				memcpy(buf + n, from, take);
+				n += take;
+				p->offset += take;
 			}
 			if (p->offset == total) {
 				p->sent++;
