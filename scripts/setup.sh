@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # build
-  gcc meson ninja-build pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libssl-dev
+  gcc meson ninja-build pkg-config libseccomp-dev libjansson-dev libmicrohttpd-dev libssl-dev libsqlite3-dev libarchive-dev
   # tests and the workloads they run inside the sandbox
   python3 python3-pytest python3-numpy python3-pandas python3-matplotlib
   nodejs make git sqlite3 util-linux iproute2 procps libcap2-bin curl openssl
