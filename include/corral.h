@@ -94,6 +94,17 @@ int corral_policy_set_net_log(corral_policy *policy, const char *path, corral_er
  * request as JSON on stdin, exit 0 allows (docs/network.md). Only from a
  * trusted source: it runs with the caller's rights. */
 int corral_policy_set_net_rule_cmd(corral_policy *policy, const char *program, corral_error *err);
+/* Terminate TLS with corral's CA so every HTTPS request is seen, decided
+ * by path rules and logged (implied by path rules and by secrets). */
+int corral_policy_set_intercept(corral_policy *policy, bool on);
+/* A PEM CA file trusted upstream besides the host's store (NULL: none). */
+int corral_policy_set_net_ca(corral_policy *policy, const char *path, corral_error *err);
+/* "NAME@HOST[,HOST...]" (the value from corral's environment) or
+ * "NAME=VALUE@HOST[,...]": inside the sandbox $NAME is a random
+ * placeholder, which the proxy replaces with the value only in requests to
+ * those hosts ("*.domain": its subdomains); sent anywhere else, the request
+ * is blocked. The value never enters the sandbox. */
+int corral_policy_add_secret(corral_policy *policy, const char *spec, corral_error *err);
 
 /* ---- sandboxes ----------------------------------------------------------- */
 

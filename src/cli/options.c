@@ -29,6 +29,9 @@ enum {
 	OPT_NET_HOST,
 	OPT_NET_LOG,
 	OPT_NET_RULE_CMD,
+	OPT_INTERCEPT,
+	OPT_NET_CA,
+	OPT_SECRET,
 	OPT_LIMIT_BASE = 2000, /* + enum policy_limit_id */
 };
 
@@ -52,6 +55,9 @@ static const struct option run_long_options[] = {
 	{"net-host", required_argument, NULL, OPT_NET_HOST},
 	{"net-log", required_argument, NULL, OPT_NET_LOG},
 	{"net-rule-cmd", required_argument, NULL, OPT_NET_RULE_CMD},
+	{"intercept", no_argument, NULL, OPT_INTERCEPT},
+	{"net-ca", required_argument, NULL, OPT_NET_CA},
+	{"secret", required_argument, NULL, OPT_SECRET},
 	{"memory", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_MEMORY},
 	{"pids", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_PIDS},
 	{"cpus", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPUS},
@@ -95,6 +101,12 @@ void cli_print_run_help(void)
 	       "  --net-log FILE        append one JSON line per connection to FILE\n"
 	       "  --net-rule-cmd PROG   ask PROG (on the host; request JSON on stdin, exit 0\n"
 	       "                        allows) about destinations no rule allows\n"
+	       "  --intercept           terminate TLS with corral's CA: every HTTPS request is\n"
+	       "                        decided (path rules: 'GET https://host/path*') and logged\n"
+	       "  --net-ca FILE         also trust this PEM CA for upstream servers\n"
+	       "  --secret NAME@HOSTS   $NAME inside is a placeholder the proxy replaces with\n"
+	       "                        the caller's $NAME in requests to HOSTS (a,*.b) only;\n"
+	       "                        NAME=VALUE@HOSTS gives the value (implies --intercept)\n"
 	       "\n"
 	       "Limits (SIZE: 512K, 64M, 1.5G or bytes; DURATION: 250ms, 10s, 5m; any: unlimited):\n"
 	       "  --memory SIZE         RAM of the whole sandbox, swap off (default 1G)\n"
@@ -188,6 +200,12 @@ static int apply_option(struct run_options *opts, enum options_mode mode, int op
 		return corral_policy_set_net_log(p, arg, err);
 	case OPT_NET_RULE_CMD:
 		return corral_policy_set_net_rule_cmd(p, arg, err);
+	case OPT_INTERCEPT:
+		return corral_policy_set_intercept(p, true);
+	case OPT_NET_CA:
+		return corral_policy_set_net_ca(p, arg, err);
+	case OPT_SECRET:
+		return corral_policy_add_secret(p, arg, err);
 	case OPT_LISTEN:
 		opts->listen = arg;
 		return 0;

@@ -38,7 +38,8 @@ static int env_put_str(struct environment *env, const char *key, const char *val
 	return env_put(env, key, strlen(key), value);
 }
 
-int environment_build(struct environment *env, const corral_policy *policy, corral_error *err)
+int environment_build(struct environment *env, const corral_policy *policy, char *const *extra,
+                      size_t n_extra, corral_error *err)
 {
 	memset(env, 0, sizeof *env);
 	const char *term = getenv("TERM");
@@ -69,6 +70,11 @@ int environment_build(struct environment *env, const corral_policy *policy, corr
 	for (size_t i = 0; i < policy->n_env; i++) {
 		const char *eq = strchr(policy->env[i], '=');
 		if (env_put(env, policy->env[i], (size_t)(eq - policy->env[i]), eq + 1) < 0)
+			goto oom;
+	}
+	for (size_t i = 0; i < n_extra; i++) {
+		const char *eq = strchr(extra[i], '=');
+		if (env_put(env, extra[i], (size_t)(eq - extra[i]), eq + 1) < 0)
 			goto oom;
 	}
 	return 0;

@@ -12,7 +12,10 @@ struct environment {
 	size_t n;
 };
 
-int environment_build(struct environment *env, const corral_policy *policy, corral_error *err);
+/* `extra` ("NAME=VALUE", may be NULL) is applied last: egress's secret
+ * placeholders and CA paths win over the policy's variables. */
+int environment_build(struct environment *env, const corral_policy *policy, char *const *extra,
+                      size_t n_extra, corral_error *err);
 void environment_free(struct environment *env);
 
 #endif

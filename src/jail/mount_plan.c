@@ -317,6 +317,25 @@ fail:
 	return -1;
 }
 
+int mount_plan_add_ca(struct mount_plan *plan, const char *bundle, const char *ca_pem,
+                      const char *ca_path, corral_error *err)
+{
+	static const char system_bundle[] = "/etc/ssl/certs/ca-certificates.crt";
+	struct stat st;
+	if (stat(system_bundle, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct mount_op *op = plan_add(plan, MOUNT_OP_BIND, &system_bundle[1]);
+		op->source = plan_strdup(plan, "%s", bundle);
+		op->label = plan_strdup(plan, "the CA bundle %s", bundle);
+		op->flags = MOUNT_OP_F_READONLY | MOUNT_OP_F_FILE;
+	}
+	struct mount_op *op = plan_add(plan, MOUNT_OP_FILE, &ca_path[1]);
+	op->data = plan_strdup(plan, "%s", ca_pem);
+	op->mode = 0644;
+	if (plan->failed_alloc)
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "building the mount plan");
+	return 0;
+}
+
 static int open_tree_for(struct mount_op *op, corral_error *err)
 {
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, op->source,

@@ -75,6 +75,12 @@ int mount_plan_build(struct mount_plan *plan, const corral_policy *policy,
  * matter); rootless, the setup child calls it before hiding the host. */
 int mount_plan_open_trees(struct mount_plan *plan, corral_error *err);
 
+/* TLS interception: bind `bundle` (a host file: the system bundle plus
+ * corral's CA) over the system bundle, where the host has one, and write
+ * corral's CA alone (`ca_pem`, PEM text) to `ca_path`. */
+int mount_plan_add_ca(struct mount_plan *plan, const char *bundle, const char *ca_pem,
+                      const char *ca_path, corral_error *err);
+
 void mount_plan_close_trees(struct mount_plan *plan);
 void mount_plan_free(struct mount_plan *plan);
 

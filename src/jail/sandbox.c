@@ -75,7 +75,8 @@ static int attach_idmaps(struct jail_context *ctx, corral_error *err)
  * one, the writable tmpfs mounts are also capped at the memory limit, so
  * /dev/shm and friends cannot hold more memory than --memory allows. */
 static int context_prepare(struct jail_context *ctx, const corral_policy *policy,
-                           char *const argv[], bool memory_in_cgroup, corral_error *err)
+                           char *const argv[], bool memory_in_cgroup, const struct egress *egress,
+                           corral_error *err)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->policy = policy;
@@ -96,7 +97,10 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 		tmpfs_bytes = policy->limits.memory_bytes;
 	if (mount_plan_build(&ctx->plan, policy, &ctx->ids, tmpfs_bytes, err) < 0)
 		return -1;
-	if (environment_build(&ctx->env, policy, err) < 0)
+	if (egress->intercept &&
+	    mount_plan_add_ca(&ctx->plan, egress->ca_bundle, egress->ca_pem, EGRESS_CA_PATH, err) < 0)
+		goto fail;
+	if (environment_build(&ctx->env, policy, egress->env, egress->n_env, err) < 0)
 		goto fail;
 	struct seccomp_options opts = {.notify_denials = true};
 	if (seccomp_program_build(&opts, &ctx->seccomp, err) < 0)
@@ -263,10 +267,11 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	}
 	if (create_cgroup(sb, err) < 0)
 		goto cleanup;
-	if (context_prepare(&ctx, policy, argv,
-	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, err) < 0)
-		goto cleanup;
 	if (egress_prepare(&sb->egress, policy, err) < 0)
+		goto cleanup;
+	if (context_prepare(&ctx, policy, argv,
+	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, &sb->egress,
+	                    err) < 0)
 		goto cleanup;
 	ctx.net_plan = sb->egress.plan;
 	if (sb->egress.rules &&

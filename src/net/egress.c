@@ -2,13 +2,19 @@
 
 #include "net/net_rules.h"
 #include "net/proxy.h"
+#include "net/tls_ca.h"
 #include "policy/policy.h"
 #include "util/error.h"
+#include "util/fileutil.h"
+#include "util/strings.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EGRESS_MAX_CONNECTIONS 256
@@ -20,6 +26,108 @@ static void add_port(struct net_capture_plan *plan, uint16_t port)
 			return;
 	if (plan->n_ports < NET_CAPTURE_PORTS_MAX)
 		plan->ports[plan->n_ports++] = port;
+}
+
+/* Interception is on when asked, and whenever a decision needs the
+ * requests inside TLS: a path rule, or a secret to substitute. */
+static bool needs_interception(const struct egress *e, const corral_policy *policy)
+{
+	if (policy->net_intercept || policy->n_secrets > 0)
+		return true;
+	for (size_t i = 0; i < net_ruleset_count(e->rules); i++)
+		if (net_ruleset_get(e->rules, i)->kind == NET_RULE_REQUEST)
+			return true;
+	return false;
+}
+
+static int env_add(struct egress *e, const char *name, const char *value)
+{
+	char entry[512];
+	int n = snprintf(entry, sizeof entry, "%s=%s", name, value);
+	if (n < 0 || (size_t)n >= sizeof entry)
+		return -1;
+	return strv_append(&e->env, &e->n_env, entry);
+}
+
+static char *read_text(const char *path, corral_error *err)
+{
+	char *text = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > 1 << 20) {
+		error_set(err, CORRAL_ERR_SETUP, fd < 0 ? errno : EFBIG, "read %s", path);
+		goto cleanup;
+	}
+	text = calloc(1, (size_t)st.st_size + 1);
+	if (!text || read_full(fd, text, (size_t)st.st_size) != st.st_size) {
+		error_set(err, CORRAL_ERR_SETUP, text ? errno : ENOMEM, "read %s", path);
+		free(text);
+		text = NULL;
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	return text;
+}
+
+/* The bundle is rewritten only when the system's or corral's CA changed. */
+static bool bundle_is_current(const char *bundle, const char *ca_pem)
+{
+	struct stat b, s, c;
+	if (stat(bundle, &b) < 0 || stat(ca_pem, &c) < 0)
+		return false;
+	if (stat(TLS_CA_SYSTEM_BUNDLE, &s) == 0 && s.st_mtime >= b.st_mtime)
+		return false;
+	return c.st_mtime < b.st_mtime;
+}
+
+static int prepare_interception(struct egress *e, const corral_policy *policy, corral_error *err)
+{
+	char state_dir[4096];
+	if (tls_ca_default_state_dir(state_dir, sizeof state_dir, err) < 0)
+		return error_prefix(err, "--intercept");
+	e->ca = tls_ca_load_or_create(state_dir, err);
+	if (!e->ca)
+		return error_prefix(err, "--intercept");
+	const char *pem = tls_ca_pem_path(e->ca);
+	if (asprintf(&e->ca_bundle, "%s/ca/bundle.pem", state_dir) < 0) {
+		e->ca_bundle = NULL;
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--intercept");
+	}
+	if (!bundle_is_current(e->ca_bundle, pem) && tls_ca_write_bundle(e->ca, e->ca_bundle, err) < 0)
+		return error_prefix(err, "--intercept");
+	if (!(e->ca_pem = read_text(pem, err)))
+		return error_prefix(err, "--intercept");
+	/* What the usual clients read: a bundle of both (the system path is
+	 * bound over too, see mount_plan_add_ca), and Node's extra CA alone. */
+	static const char *const bundle_vars[] = {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
+	                                          "CURL_CA_BUNDLE", "PIP_CERT", "GIT_SSL_CAINFO"};
+	bool system = access(TLS_CA_SYSTEM_BUNDLE, F_OK) == 0;
+	for (size_t i = 0; i < sizeof bundle_vars / sizeof bundle_vars[0]; i++)
+		if (env_add(e, bundle_vars[i], system ? TLS_CA_SYSTEM_BUNDLE : EGRESS_CA_PATH) < 0)
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--intercept");
+	if (env_add(e, "NODE_EXTRA_CA_CERTS", EGRESS_CA_PATH) < 0)
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--intercept");
+
+	e->secrets = calloc(policy->n_secrets ? policy->n_secrets : 1, sizeof *e->secrets);
+	if (!e->secrets)
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--secret");
+	for (size_t i = 0; i < policy->n_secrets; i++) {
+		const struct policy_secret *ps = &policy->secrets[i];
+		struct egress_secret *s = &e->secrets[e->n_secrets++];
+		unsigned char random[16];
+		if (getrandom(random, sizeof random, 0) != (ssize_t)sizeof random)
+			return error_errno(err, "--secret %s: getrandom", ps->name);
+		int n = snprintf(s->placeholder, sizeof s->placeholder, "CORRAL_SECRET_");
+		for (size_t b = 0; b < sizeof random; b++)
+			n += snprintf(s->placeholder + n, sizeof s->placeholder - (size_t)n, "%02x", random[b]);
+		s->name = ps->name;
+		s->hosts = ps->hosts;
+		s->n_hosts = ps->n_hosts;
+		if (!(s->value = strdup(ps->value)) || env_add(e, ps->name, s->placeholder) < 0)
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--secret %s", ps->name);
+	}
+	return 0;
 }
 
 int egress_prepare(struct egress *e, const corral_policy *policy, corral_error *err)
@@ -51,6 +159,9 @@ int egress_prepare(struct egress *e, const corral_policy *policy, corral_error *
 			goto fail;
 		}
 	}
+	e->intercept = needs_interception(e, policy);
+	if (e->intercept && prepare_interception(e, policy, err) < 0)
+		goto fail;
 	return 0;
 fail:
 	egress_free(e);
@@ -90,6 +201,17 @@ void egress_free(struct egress *e)
 {
 	net_proxy_stop(e->proxy);
 	net_ruleset_free(e->rules);
+	for (size_t i = 0; i < e->n_secrets; i++) {
+		if (e->secrets[i].value) {
+			explicit_bzero(e->secrets[i].value, strlen(e->secrets[i].value));
+			free(e->secrets[i].value);
+		}
+	}
+	free(e->secrets);
+	strv_free(e->env, e->n_env);
+	free(e->ca_bundle);
+	free(e->ca_pem);
+	tls_ca_free(e->ca);
 	if (e->log_fd >= 0)
 		close(e->log_fd);
 	memset(e, 0, sizeof *e);

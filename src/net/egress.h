@@ -9,15 +9,39 @@
 
 struct net_ruleset;
 struct net_proxy;
+struct tls_ca;
+
+/* A secret as the proxy holds it: the sandbox sees only the placeholder. */
+struct egress_secret {
+	const char *name;           /* borrowed from the policy */
+	char *value;                /* a copy, wiped when freed */
+	char placeholder[48];
+	char *const *hosts;         /* borrowed: "host" or "*.domain" */
+	size_t n_hosts;
+};
 
 struct egress {
 	struct net_ruleset *rules;
 	struct net_capture_plan plan;
 	int log_fd;
 	struct net_proxy *proxy;
+	/* Interception (--intercept, path rules, secrets). */
+	bool intercept;
+	struct tls_ca *ca;
+	char *ca_bundle;            /* host file: the system bundle plus corral's CA */
+	char *ca_pem;               /* corral's CA certificate alone, PEM text */
+	struct egress_secret *secrets;
+	size_t n_secrets;
+	char **env;                 /* "NAME=VALUE" for the sandbox: placeholders, CA paths */
+	size_t n_env;
 };
 
-/* Parse the policy's rules, plan the listeners, open the log. */
+/* Where the sandbox finds corral's CA alone (NODE_EXTRA_CA_CERTS). */
+#define EGRESS_CA_PATH "/etc/corral-ca.pem"
+
+/* Parse the policy's rules, plan the listeners, open the log; with
+ * interception, load (or create) corral's CA, write the bundle and make
+ * the placeholders. */
 int egress_prepare(struct egress *e, const corral_policy *policy, corral_error *err);
 /* Start the proxy; `sock` delivers init's listeners (taken over). */
 int egress_start(struct egress *e, const corral_policy *policy, int sock, corral_error *err);

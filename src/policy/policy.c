@@ -80,6 +80,7 @@ void corral_policy_free(corral_policy *p)
 	strv_free(p->net_hosts, p->n_net_hosts);
 	free(p->net_log);
 	free(p->net_rule_cmd);
+	policy_secrets_free(p);
 	free(p);
 }
 

@@ -67,6 +67,14 @@ void policy_format_limit(const corral_policy *policy, enum policy_limit_id id, c
                          unsigned size);
 uint64_t *policy_limit_slot(corral_policy *policy, enum policy_limit_id id);
 
+/* A secret the sandbox sees only as a placeholder (--secret). */
+struct policy_secret {
+	char *name;       /* the variable inside the sandbox */
+	char *value;      /* never in the sandbox, the JSON form or a log */
+	char **hosts;     /* where it may be sent: "host" or "*.domain", lowercase */
+	size_t n_hosts;
+};
+
 struct policy_mount {
 	enum corral_mount_type type;
 	char *source;  /* NULL for tmpfs */
@@ -92,7 +100,20 @@ struct corral_policy {
 	size_t n_net_hosts;
 	char *net_log;      /* JSON-lines request log, or NULL */
 	char *net_rule_cmd; /* program asked about what no rule allows, or NULL */
+	bool net_intercept; /* --intercept (also implied: see egress.c) */
+	char *net_ca;       /* --net-ca: a CA file trusted upstream besides the host's */
+	struct policy_secret *secrets; /* --secret */
+	size_t n_secrets;
 };
+
+/* policy_secrets.c */
+void policy_secrets_free(corral_policy *p);
+/* "intercept", "ca" or "secrets" of the "network" object. */
+int policy_secrets_merge_json(corral_policy *p, const char *key, void *value /* json_t */,
+                              corral_error *err);
+int policy_secrets_to_json(const corral_policy *p, void *network /* json_t */);
+const struct policy_secret *policy_secret_named(const corral_policy *p, const char *name,
+                                                size_t len);
 
 /* policy_net.c: the "network" object of the JSON form. */
 int policy_net_merge_json(corral_policy *p, void *value /* json_t: the "network" object */,

@@ -18,7 +18,7 @@
 
 bool policy_net_enabled(const corral_policy *p)
 {
-	return p->n_net_allow > 0 || p->net_rule_cmd;
+	return p->n_net_allow > 0 || p->net_rule_cmd || p->n_secrets > 0 || p->net_intercept;
 }
 
 int corral_policy_allow_net(corral_policy *p, const char *rule, corral_error *err)
@@ -154,6 +154,10 @@ int policy_net_merge_json(corral_policy *p, void *value, corral_error *err)
 				                 "policy: \"network.log\" must be a file name or null");
 			if (corral_policy_set_net_log(p, json_string_value(v), err) < 0)
 				return error_prefix(err, "policy");
+		} else if (strcmp(key, "intercept") == 0 || strcmp(key, "ca") == 0 ||
+		           strcmp(key, "secrets") == 0) {
+			if (policy_secrets_merge_json(p, key, v, err) < 0)
+				return -1;
 		} else {
 			return error_set(err, CORRAL_ERR_USAGE, 0, "policy: unknown key \"network.%s\"", key);
 		}
@@ -180,6 +184,8 @@ int policy_net_to_json(const corral_policy *p, void *value)
 		if (json_object_set_new(hosts, name, json_string(eq + 1)) < 0)
 			goto fail;
 	}
+	if (policy_secrets_to_json(p, network) < 0)
+		goto fail;
 	return json_object_set_new(root, "network", network);
 fail:
 	json_decref(network);

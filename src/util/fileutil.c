@@ -85,6 +85,11 @@ int mkdir_parents(const char *path, mode_t mode)
 
 int ensure_file(const char *path, mode_t mode)
 {
+	/* An existing file may sit in a read-only tree (a file bound over one
+	 * of a read-only bind): opening it for writing would fail. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -1;
