@@ -1,12 +1,13 @@
 /* HTTP/1.x request heads (RFC 9110, 9112), for the egress proxy. */
 #include "net/http_request.h"
 
+#include "net/http_field.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 /* What the header lines said, checked against each other at the end. */
 struct head_state {
@@ -34,40 +35,6 @@ static enum http_parse_result fail(struct http_request *req, int status, const c
 static bool is_alnum(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-static bool is_tchar(unsigned char c)
-{
-	return is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool span_is(const char *s, size_t n, const char *word)
-{
-	return n == strlen(word) && strncasecmp(s, word, n) == 0;
-}
-
-/* The next element of a comma-separated list at *s (OWS trimmed); false
- * at the end. */
-static bool list_next(const char **s, const char *end, const char **elem, size_t *n)
-{
-	if (*s > end)
-		return false;
-	const char *comma = memchr(*s, ',', (size_t)(end - *s));
-	const char *stop = comma ? comma : end;
-	const char *a = *s, *b = stop;
-	while (a < b && is_ows(*a))
-		a++;
-	while (b > a && is_ows(b[-1]))
-		b--;
-	*elem = a;
-	*n = (size_t)(b - a);
-	*s = stop + 1;
-	return true;
 }
 
 /* host[:port] or [v6][:port] into req->host and *port (0 if absent). */
@@ -149,9 +116,9 @@ static enum http_parse_result parse_target(struct http_request *req, const char 
 	if (!sep)
 		return fail(req, 400, "invalid request target");
 	size_t scheme_len = (size_t)(sep - t);
-	if (span_is(t, scheme_len, "http"))
+	if (http_span_is(t, scheme_len, "http"))
 		req->scheme = "http";
-	else if (span_is(t, scheme_len, "https"))
+	else if (http_span_is(t, scheme_len, "https"))
 		req->scheme = "https";
 	else
 		return fail(req, 400, "unsupported URL scheme (http or https)");
@@ -187,15 +154,15 @@ static enum http_parse_result parse_request_line(struct http_request *req, const
 		return fail(req, 400, "malformed request line");
 	size_t mlen = (size_t)(sp1 - line);
 	for (size_t i = 0; i < mlen; i++)
-		if (!is_tchar((unsigned char)line[i]))
+		if (!http_is_tchar((unsigned char)line[i]))
 			return fail(req, 400, "invalid method");
 	if (!sp2 || sp2 == sp1 + 1)
 		return fail(req, 400, "malformed request line");
 	const char *version = sp2 + 1;
 	size_t vlen = n - (size_t)(version - line);
-	if (span_is(version, vlen, "HTTP/1.1") && memcmp(version, "HTTP", 4) == 0)
+	if (http_span_is(version, vlen, "HTTP/1.1") && memcmp(version, "HTTP", 4) == 0)
 		req->minor_version = 1;
-	else if (span_is(version, vlen, "HTTP/1.0") && memcmp(version, "HTTP", 4) == 0)
+	else if (http_span_is(version, vlen, "HTTP/1.0") && memcmp(version, "HTTP", 4) == 0)
 		req->minor_version = 0;
 	else if (vlen > 5 && memcmp(version, "HTTP/", 5) == 0)
 		return fail(req, 400, "unsupported HTTP version");
@@ -218,26 +185,10 @@ static enum http_parse_result parse_request_line(struct http_request *req, const
 	return parse_target(req, target, tlen);
 }
 
-/* 1*DIGIT, each element of the list the same value. */
 static enum http_parse_result content_length(struct http_request *req, const char *v, size_t n)
 {
-	const char *s = v, *elem;
-	size_t len;
-	while (list_next(&s, v + n, &elem, &len)) {
-		uint64_t value = 0;
-		if (len == 0 || len > 18)
-			return fail(req, 400, "invalid Content-Length");
-		for (size_t i = 0; i < len; i++) {
-			if (!isdigit((unsigned char)elem[i]))
-				return fail(req, 400, "invalid Content-Length");
-			value = value * 10 + (uint64_t)(elem[i] - '0');
-		}
-		if (req->has_content_length && value != req->content_length)
-			return fail(req, 400, "differing Content-Length values");
-		req->has_content_length = true;
-		req->content_length = value;
-	}
-	return HTTP_PARSE_OK;
+	const char *why = http_content_length(v, n, &req->has_content_length, &req->content_length);
+	return why ? fail(req, 400, "%s", why) : HTTP_PARSE_OK;
 }
 
 static enum http_parse_result header_meaning(struct http_request *req, struct head_state *st,
@@ -245,29 +196,29 @@ static enum http_parse_result header_meaning(struct http_request *req, struct he
 {
 	const char *s = h->value, *end = h->value + h->value_len, *elem;
 	size_t len;
-	if (span_is(h->name, h->name_len, "host")) {
+	if (http_span_is(h->name, h->name_len, "host")) {
 		if (st->host_seen)
 			return fail(req, 400, "duplicate Host header");
 		st->host_seen = true;
 		st->host_value = h->value;
 		st->host_len = h->value_len;
-	} else if (span_is(h->name, h->name_len, "content-length")) {
+	} else if (http_span_is(h->name, h->name_len, "content-length")) {
 		return content_length(req, h->value, h->value_len);
-	} else if (span_is(h->name, h->name_len, "transfer-encoding")) {
+	} else if (http_span_is(h->name, h->name_len, "transfer-encoding")) {
 		/* Only "chunked", once: any other coding, or chunked twice, is
 		 * framing the upstream may read differently. */
 		st->te_seen = true;
-		while (list_next(&s, end, &elem, &len)) {
-			if (!span_is(elem, len, "chunked"))
+		while (http_list_next(&s, end, &elem, &len)) {
+			if (!http_span_is(elem, len, "chunked"))
 				return fail(req, 400, "unsupported Transfer-Encoding (only chunked)");
 			if (req->chunked)
 				return fail(req, 400, "Transfer-Encoding chunked more than once");
 			req->chunked = true;
 		}
-	} else if (span_is(h->name, h->name_len, "connection")) {
-		while (list_next(&s, end, &elem, &len)) {
-			st->conn_close = st->conn_close || span_is(elem, len, "close");
-			st->conn_keep_alive = st->conn_keep_alive || span_is(elem, len, "keep-alive");
+	} else if (http_span_is(h->name, h->name_len, "connection")) {
+		while (http_list_next(&s, end, &elem, &len)) {
+			st->conn_close = st->conn_close || http_span_is(elem, len, "close");
+			st->conn_keep_alive = st->conn_keep_alive || http_span_is(elem, len, "keep-alive");
 		}
 	}
 	return HTTP_PARSE_OK;
@@ -277,32 +228,14 @@ static enum http_parse_result header_meaning(struct http_request *req, struct he
 static enum http_parse_result parse_header(struct http_request *req, struct head_state *st,
                                            const char *line, size_t n)
 {
-	if (is_ows(line[0]))
-		return fail(req, 400, "obsolete line folding (a line beginning with whitespace)");
-	const char *colon = memchr(line, ':', n);
-	if (!colon)
-		return fail(req, 400, "header line without ':'");
-	size_t name_len = (size_t)(colon - line);
-	if (name_len == 0)
-		return fail(req, 400, "empty header name");
-	if (is_ows(colon[-1]))
-		return fail(req, 400, "whitespace before ':' in a header");
-	for (size_t i = 0; i < name_len; i++)
-		if (!is_tchar((unsigned char)line[i]))
-			return fail(req, 400, "invalid header name");
-	const char *v = colon + 1, *end = line + n;
-	while (v < end && is_ows(*v))
-		v++;
-	while (end > v && is_ows(end[-1]))
-		end--;
-	for (const char *c = v; c < end; c++) {
-		unsigned char b = (unsigned char)*c;
-		if ((b < ' ' && b != '\t') || b == 0x7f)
-			return fail(req, 400, "invalid byte in header %.*s",
-			            (int)(name_len > 40 ? 40 : name_len), line);
-	}
-	struct http_header *h = &req->headers[req->n_headers++];
-	*h = (struct http_header){line, name_len, v, (size_t)(end - v)};
+	struct http_header *h = &req->headers[req->n_headers];
+	enum http_field_error e = http_field_parse(line, n, h);
+	if (e == HTTP_FIELD_BAD_VALUE)
+		return fail(req, 400, "%s %.*s", http_field_error_str(e),
+		            (int)(h->name_len > 40 ? 40 : h->name_len), h->name);
+	if (e != HTTP_FIELD_OK)
+		return fail(req, 400, "%s", http_field_error_str(e));
+	req->n_headers++;
 	return header_meaning(req, st, h);
 }
 

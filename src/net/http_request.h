@@ -21,34 +21,19 @@
 #ifndef CORRAL_NET_HTTP_REQUEST_H
 #define CORRAL_NET_HTTP_REQUEST_H
 
+#include "net/http_field.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_HEAD_MAX 65536          /* bytes of the head, blank line included (431) */
-#define HTTP_HEADERS_MAX 100         /* header fields (431) */
 #define HTTP_REQUEST_LINE_MAX 8192   /* bytes of the request line, CRLF excluded (414) */
 #define HTTP_HOST_MAX 255            /* bytes of a host name or address */
-
-enum http_parse_result {
-	HTTP_PARSE_OK,
-	HTTP_PARSE_NEED_MORE,
-	HTTP_PARSE_ERROR,        /* error_status and error_reason say why */
-};
 
 enum http_target_form {
 	HTTP_FORM_ORIGIN,        /* "/path?q"; host and port from Host */
 	HTTP_FORM_ABSOLUTE,      /* "http://host:port/path?q"; Host ignored */
 	HTTP_FORM_AUTHORITY,     /* "host:port", CONNECT only */
-};
-
-/* A header field: spans into the caller's buffer (not NUL-terminated),
- * valid while it is; the value without surrounding whitespace. */
-struct http_header {
-	const char *name;
-	size_t name_len;
-	const char *value;
-	size_t value_len;
 };
 
 struct http_request {
