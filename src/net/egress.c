@@ -177,7 +177,19 @@ int egress_start(struct egress *e, const corral_policy *policy, int sock, corral
 		.log_fd = e->log_fd,
 		.max_connections = EGRESS_MAX_CONNECTIONS,
 		.rule_cmd = policy->net_rule_cmd,
+		.intercept = e->intercept,
+		.secrets = e->secrets,
+		.n_secrets = e->n_secrets,
 	};
+	if (e->intercept) {
+		if (!(e->tls_server = tls_ca_server_ctx(e->ca, err)) ||
+		    !(e->tls_client = tls_ca_client_ctx(policy->net_ca, err))) {
+			close(sock);
+			return error_prefix(err, "--intercept");
+		}
+		config.tls_server = e->tls_server;
+		config.tls_client = e->tls_client;
+	}
 	return net_proxy_start(&config, &e->plan, sock, &e->proxy, err);
 }
 
@@ -211,6 +223,8 @@ void egress_free(struct egress *e)
 	strv_free(e->env, e->n_env);
 	free(e->ca_bundle);
 	free(e->ca_pem);
+	SSL_CTX_free(e->tls_server);
+	SSL_CTX_free(e->tls_client);
 	tls_ca_free(e->ca);
 	if (e->log_fd >= 0)
 		close(e->log_fd);

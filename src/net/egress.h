@@ -7,6 +7,9 @@
 #include "corral.h"
 #include "net/net_capture.h"
 
+#include <openssl/types.h>
+#include <stdbool.h>
+
 struct net_ruleset;
 struct net_proxy;
 struct tls_ca;
@@ -28,6 +31,7 @@ struct egress {
 	/* Interception (--intercept, path rules, secrets). */
 	bool intercept;
 	struct tls_ca *ca;
+	SSL_CTX *tls_server, *tls_client;
 	char *ca_bundle;            /* host file: the system bundle plus corral's CA */
 	char *ca_pem;               /* corral's CA certificate alone, PEM text */
 	struct egress_secret *secrets;

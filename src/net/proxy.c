@@ -1,5 +1,6 @@
 #include "net/proxy_internal.h"
 
+#include "net/http_engine.h"
 #include "net/net_rules.h"
 #include "util/error.h"
 
@@ -86,22 +87,34 @@ static void count(struct net_proxy *p, bool allowed, const char *host, uint16_t 
 	pthread_mutex_unlock(&p->stats_lock);
 }
 
-void proxy_log(struct net_proxy *p, const struct proxy_conn *c, const char *decision,
-               const char *reason)
+void proxy_log_record(struct net_proxy *p, const struct proxy_record *r, const char *decision,
+                      const char *reason)
 {
-	count(p, strcmp(decision, "allow") == 0, c->host, c->port);
+	count(p, strcmp(decision, "allow") == 0, r->host, r->port);
 	char when[40];
 	timestamp(when, sizeof when);
 	json_t *e = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:s?, s:s, s:s?, s:s?, s:i, s:I, s:I, s:I}",
 	                      "time", when, "decision", decision, "method",
-	                      c->method[0] ? c->method : NULL, "scheme", c->scheme ? c->scheme : "tcp",
-	                      "host", c->host[0] ? c->host : "?", "port", c->port, "path",
-	                      c->path[0] ? c->path : NULL, "via", c->via ? c->via : "address",
-	                      "rule", c->rule[0] ? c->rule : NULL, "reason", reason, "status",
-	                      c->status, "bytes_up", (json_int_t)c->bytes_up, "bytes_down",
-	                      (json_int_t)c->bytes_down, "duration_ms",
-	                      (json_int_t)(proxy_now_ms() - c->started_ms));
+	                      r->method && r->method[0] ? r->method : NULL, "scheme",
+	                      r->scheme ? r->scheme : "tcp", "host", r->host[0] ? r->host : "?", "port",
+	                      r->port, "path", r->path && r->path[0] ? r->path : NULL, "via",
+	                      r->via ? r->via : "address", "rule",
+	                      r->rule && r->rule[0] ? r->rule : NULL, "reason", reason, "status",
+	                      r->status, "bytes_up", (json_int_t)r->bytes_up, "bytes_down",
+	                      (json_int_t)r->bytes_down, "duration_ms",
+	                      (json_int_t)(proxy_now_ms() - r->started_ms));
 	log_line(p, e);
+}
+
+void proxy_log(struct net_proxy *p, const struct proxy_conn *c, const char *decision,
+               const char *reason)
+{
+	struct proxy_record r = {
+		.method = c->method, .scheme = c->scheme, .host = c->host, .port = c->port,
+		.path = c->path, .via = c->via, .rule = c->rule, .status = c->status,
+		.bytes_up = c->bytes_up, .bytes_down = c->bytes_down, .started_ms = c->started_ms,
+	};
+	proxy_log_record(p, &r, decision, reason);
 }
 
 void proxy_log_dns_denial(struct net_proxy *p, const char *name)
@@ -219,6 +232,7 @@ static int watch(struct net_proxy *p, struct proxy_tag *tag, corral_error *err)
 
 static void proxy_free(struct net_proxy *p)
 {
+	http_engine_stop_all(p);
 	while (p->conns)
 		proxy_conn_close(p, p->conns);
 	proxy_conn_bury(p);
@@ -236,6 +250,8 @@ static void proxy_free(struct net_proxy *p)
 	rule_cmd_free(p->rule_cmd);
 	dns_names_free(&p->names);
 	pthread_mutex_destroy(&p->stats_lock);
+	pthread_mutex_destroy(&p->engine_lock);
+	pthread_cond_destroy(&p->engine_gone);
 	free(p);
 }
 
@@ -253,6 +269,8 @@ int net_proxy_start(const struct net_proxy_config *config, const struct net_capt
 	p->sock = sock;
 	p->epfd = p->stop_fd = p->dns_fd = -1;
 	pthread_mutex_init(&p->stats_lock, NULL);
+	pthread_mutex_init(&p->engine_lock, NULL);
+	pthread_cond_init(&p->engine_gone, NULL);
 
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

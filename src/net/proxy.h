@@ -19,9 +19,12 @@
 #include "corral.h"
 #include "net/net_capture.h"
 
+#include <openssl/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct net_ruleset;
+struct egress_secret;
 
 struct net_proxy_config {
 	const struct net_ruleset *rules;
@@ -30,6 +33,13 @@ struct net_proxy_config {
 	int log_fd;                 /* JSON lines, or -1 */
 	unsigned max_connections;   /* at once */
 	const char *rule_cmd;       /* --net-rule-cmd PROG, or NULL */
+	/* Interception: HTTP and TLS connections go to the HTTP engine
+	 * (http_engine.h), which sees, decides and logs every request. */
+	bool intercept;
+	SSL_CTX *tls_server;        /* toward the sandbox (tls_ca_server_ctx) */
+	SSL_CTX *tls_client;        /* toward servers (tls_ca_client_ctx) */
+	const struct egress_secret *secrets;
+	size_t n_secrets;
 };
 
 struct net_proxy;

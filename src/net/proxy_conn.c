@@ -1,4 +1,5 @@
 /* One proxied connection: classify, decide, resolve, connect, relay. */
+#include "net/http_engine.h"
 #include "net/http_request.h"
 #include "net/net_rules.h"
 #include "net/proxy_internal.h"
@@ -252,6 +253,7 @@ static void ask_rule_cmd(struct net_proxy *p, struct proxy_conn *c)
 	free(json);
 	if (v == RULE_CMD_ALLOW) {
 		snprintf(c->rule, sizeof c->rule, "--net-rule-cmd");
+		c->host_allowed = true;
 		proceed(p, c);
 		return;
 	}
@@ -287,6 +289,7 @@ void proxy_conn_rule_answered(struct net_proxy *p, struct rule_cmd_run *run)
 			c->ask = NULL;
 			if (v == RULE_CMD_ALLOW) {
 				snprintf(c->rule, sizeof c->rule, "--net-rule-cmd");
+				c->host_allowed = true;
 				proceed(p, c);
 			} else {
 				deny(p, c, why);
@@ -314,10 +317,15 @@ static void decide(struct net_proxy *p, struct proxy_conn *c)
 		snprintf(c->rule, sizeof c->rule, "%s", text ? text : "");
 		free(text);
 	}
+	/* What the engine may allow without a rule of its own, per request. */
+	c->host_allowed = literal ? allowed : net_rules_allow_host(p->config.rules, c->host, c->port, NULL);
 	if (!allowed && p->rule_cmd) {
 		ask_rule_cmd(p, c);
 		return;
 	}
+	/* Intercepted, a host with path rules is decided request by request. */
+	if (!allowed && c->to_engine && !literal && net_rules_has_requests(p->config.rules, c->host, c->port))
+		allowed = true;
 	if (!allowed) {
 		deny(p, c, "no rule allows it");
 		return;
@@ -328,6 +336,11 @@ static void decide(struct net_proxy *p, struct proxy_conn *c)
 /* Allowed: connect to the address, the pin, or what the name resolves to. */
 static void proceed(struct net_proxy *p, struct proxy_conn *c)
 {
+	if (c->to_engine) {
+		http_engine_start(p, c);
+		proxy_conn_close(p, c); /* the engine took its socket (or answered) */
+		return;
+	}
 	struct sockaddr_storage sa;
 	bool literal = literal_address(c->host, &sa);
 	if (literal) {
@@ -477,9 +490,13 @@ static bool classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 			c->port = c->dialled_port;
 			c->scheme = "https";
 			c->via = "sni";
+			c->to_engine = p->config.intercept;
 			decide(p, c);
 			return true;
 		case SNI_ABSENT:
+			c->to_engine = p->config.intercept;
+			c->scheme = "https";
+			break;
 		case SNI_NOT_TLS:
 			break;
 		}
@@ -515,6 +532,7 @@ static bool classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 	snprintf(c->method, sizeof c->method, "%s", req.method);
 	snprintf(c->host, sizeof c->host, "%s", req.host);
 	c->port = req.port ? req.port : c->dialled_port;
+	c->to_engine = p->config.intercept;
 	if (req.form == HTTP_FORM_AUTHORITY) {
 		c->explicit_connect = true;
 		c->scheme = "https";
@@ -527,7 +545,8 @@ static bool classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 		snprintf(c->path, sizeof c->path, "%s", req.path);
 		c->scheme = "http";
 		c->via = req.form == HTTP_FORM_ABSOLUTE ? "http-proxy" : "host";
-		if (!rewrite_request(c, &req)) {
+		/* Intercepting, the engine reads every request of the connection. */
+		if (!c->to_engine && !rewrite_request(c, &req)) {
 			respond(p, c, 431, "Request Header Fields Too Large", "corral: request head too large\n");
 			return true;
 		}
@@ -565,7 +584,10 @@ void proxy_conn_accepted(struct net_proxy *p, int fd)
 		p->conns->prev = c;
 	p->conns = c;
 	p->n_conns++;
-	if (p->n_conns > p->config.max_connections) {
+	pthread_mutex_lock(&p->engine_lock);
+	unsigned engines = p->n_engines;
+	pthread_mutex_unlock(&p->engine_lock);
+	if (p->n_conns + engines > p->config.max_connections) {
 		dialled_host(p, c);
 		deny(p, c, "the sandbox has too many connections open");
 		return;

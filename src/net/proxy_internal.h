@@ -71,6 +71,8 @@ struct proxy_conn {
 	const char *scheme;                /* "http", "https", "tcp" */
 	const char *via;                   /* "connect", "http-proxy", "sni", "host", "address" */
 	bool explicit_connect;             /* answer 200 before relaying */
+	bool to_engine;                    /* interception: the HTTP engine serves it */
+	bool host_allowed;                 /* a rule (or the rule command) allows host:port */
 	bool http;                         /* the client speaks HTTP: deny with 403 */
 	char rule[160];
 	struct rule_cmd_run *ask;          /* CONN_ASK: the run answering for it */
@@ -108,9 +110,26 @@ struct net_proxy {
 	uint64_t next_serial;
 	pthread_mutex_t stats_lock;
 	struct net_proxy_stats stats;
+	/* Connections handed to the HTTP engine, one thread each. */
+	pthread_mutex_t engine_lock;
+	pthread_cond_t engine_gone;
+	struct http_engine *engines;
+	unsigned n_engines;
+};
+
+/* One line of the request log. */
+struct proxy_record {
+	const char *method, *scheme, *host;
+	uint16_t port;
+	const char *path, *via, *rule;
+	int status;
+	uint64_t bytes_up, bytes_down;
+	uint64_t started_ms;
 };
 
 uint64_t proxy_now_ms(void);
+void proxy_log_record(struct net_proxy *p, const struct proxy_record *r, const char *decision,
+                      const char *reason);
 /* The pinned address for name (--net-host), if any. */
 bool proxy_pinned(const struct net_proxy *p, const char *name, struct sockaddr_storage *addr);
 void proxy_log(struct net_proxy *p, const struct proxy_conn *c, const char *decision,

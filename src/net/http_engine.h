@@ -1,0 +1,30 @@
+/*
+ * The proxy's HTTP engine, used with interception (--intercept, path
+ * rules, secrets). The epoll loop (proxy_conn.c) classifies a connection
+ * and decides on its destination; an HTTP or TLS connection then moves
+ * here, to a thread of its own, which
+ *   - terminates TLS with a leaf certificate of corral's CA (tls_ca.h),
+ *   - reads each request of the connection (keep-alive), decides it by the
+ *     rules (path rules included), refuses it with a 403 that says why,
+ *   - replaces secret placeholders with their values in requests to the
+ *     secret's hosts, and blocks a request carrying a placeholder anywhere
+ *     else,
+ *   - forwards it to the server over verified TLS (or plain HTTP) and
+ *     relays the response, framed, so the connection can carry the next,
+ *   - logs one line per request.
+ */
+#ifndef CORRAL_NET_HTTP_ENGINE_H
+#define CORRAL_NET_HTTP_ENGINE_H
+
+struct net_proxy;
+struct proxy_conn;
+
+/* Take the connection over (its client socket and the bytes read so far)
+ * and serve it on a new thread; the caller then forgets the connection
+ * without closing its client socket. On failure the connection is
+ * answered (502) and closed here. */
+void http_engine_start(struct net_proxy *p, struct proxy_conn *c);
+/* Stop every engine thread of the proxy and wait until all are gone. */
+void http_engine_stop_all(struct net_proxy *p);
+
+#endif

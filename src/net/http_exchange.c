@@ -1,0 +1,563 @@
+/* One request and its response, inside the HTTP engine: decide, replace
+ * or refuse secret placeholders, forward, relay the response framed. */
+#include "net/http_engine_internal.h"
+
+#include "net/egress.h"
+#include "net/http_chunked.h"
+#include "net/net_rules.h"
+#include "net/secret_scan.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SECRETS_MAX SECRET_SPECS_MAX
+
+struct growbuf {
+	unsigned char *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void gb_put(struct growbuf *b, const void *p, size_t n)
+{
+	if (b->failed || n == 0)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n)
+			cap *= 2;
+		unsigned char *grown = realloc(b->data, cap);
+		if (!grown) {
+			b->failed = true;
+			return;
+		}
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static void gb_str(struct growbuf *b, const char *s)
+{
+	gb_put(b, s, strlen(s));
+}
+
+static bool named(const struct http_header *h, const char *name)
+{
+	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
+}
+
+static bool value_has(const struct http_header *h, const char *token)
+{
+	size_t n = strlen(token);
+	for (size_t i = 0; i + n <= h->value_len; i++)
+		if (strncasecmp(h->value + i, token, n) == 0)
+			return true;
+	return false;
+}
+
+/* Bodies whose placeholders are replaced: text a client composes. */
+static bool textual(const struct http_request *req)
+{
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		if (!named(h, "content-type"))
+			continue;
+		static const char *const kinds[] = {"text/",    "json",    "xml",  "x-www-form-urlencoded",
+		                                    "javascript", "graphql", "yaml", NULL};
+		for (const char *const *k = kinds; *k; k++)
+			if (value_has(h, *k))
+				return true;
+		return false;
+	}
+	return false;
+}
+
+static bool host_matches(const char *pattern, const char *host)
+{
+	if (strncmp(pattern, "*.", 2) == 0) {
+		size_t hl = strlen(host), pl = strlen(pattern + 1); /* ".domain" */
+		return hl > pl && strcasecmp(host + hl - pl, pattern + 1) == 0;
+	}
+	return strcasecmp(pattern, host) == 0;
+}
+
+struct secrets_view {
+	struct secret_spec specs[SECRETS_MAX];
+	bool allowed[SECRETS_MAX];
+	size_t n;
+};
+
+static void secrets_for(const struct net_proxy *p, const char *host, struct secrets_view *v)
+{
+	v->n = p->config.n_secrets < SECRETS_MAX ? p->config.n_secrets : SECRETS_MAX;
+	for (size_t i = 0; i < v->n; i++) {
+		const struct egress_secret *s = &p->config.secrets[i];
+		v->specs[i] = (struct secret_spec){.placeholder = s->placeholder, .value = s->value};
+		v->allowed[i] = false;
+		for (size_t h = 0; h < s->n_hosts && !v->allowed[i]; h++)
+			v->allowed[i] = host_matches(s->hosts[h], host);
+	}
+}
+
+static void respond(struct http_engine *e, struct proxy_record *rec, int status,
+                    const char *reason, const char *decision, const char *why, const char *body)
+{
+	char msg[2048];
+	int n = snprintf(msg, sizeof msg,
+	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	                 "Content-Length: %zu\r\nConnection: close\r\nX-Corral-Proxy: %s\r\n\r\n%s",
+	                 status, reason, strlen(body), reason, body);
+	if (n > 0)
+		(void)http_stream_write(&e->client, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	rec->status = status;
+	proxy_log_record(e->p, rec, decision, why);
+}
+
+static void refuse_secret(struct http_engine *e, struct proxy_record *rec, size_t which)
+{
+	const struct egress_secret *s = &e->p->config.secrets[which];
+	char why[300], body[600];
+	snprintf(why, sizeof why, "exfiltration: the placeholder of secret %s sent to %s", s->name,
+	         rec->host);
+	snprintf(body, sizeof body,
+	         "corral: this request carries the placeholder of secret %s, which is only sent to "
+	         "its own hosts (%s%s); it was blocked and logged.\n",
+	         s->name, s->hosts[0], s->n_hosts > 1 ? ", ..." : "");
+	respond(e, rec, 403, "Forbidden", "deny", why, body);
+}
+
+/* Decide the request by the rules; rule text into rec_rule. */
+static bool decide(struct http_engine *e, const char *scheme, const char *host, uint16_t port,
+                   char *rule_text, size_t size)
+{
+	const struct net_ruleset *rules = e->p->config.rules;
+	const struct net_rule *rule = NULL;
+	struct in6_addr a6;
+	struct in_addr a4;
+	bool allowed = net_rules_allow_request(rules, e->req.method, scheme, host, port, e->req.path,
+	                                       &rule);
+	if (!allowed && (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
+		struct sockaddr_storage sa = {0};
+		if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&sa)->sin_addr) == 1)
+			sa.ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&sa)->sin6_addr) == 1)
+			sa.ss_family = AF_INET6;
+		allowed = net_rules_allow_address(rules, (struct sockaddr *)&sa, port, &rule);
+	}
+	rule_text[0] = '\0';
+	if (rule) {
+		char *text = net_rule_format(rule);
+		snprintf(rule_text, size, "%s", text ? text : "");
+		free(text);
+	}
+	if (!allowed && e->host_allowed && strcasecmp(host, e->host) == 0 && port == e->port) {
+		snprintf(rule_text, size, "%s", e->rule);
+		allowed = true; /* the rule command allowed the whole host */
+	}
+	return allowed;
+}
+
+/* The head sent upstream, without its blank line: origin form, our Host,
+ * no hop-by-hop fields; `reframe`: no framing fields either. */
+static void build_head(struct http_engine *e, const char *scheme, const char *host, uint16_t port,
+                       bool reframe, struct growbuf *head)
+{
+	const struct http_request *req = &e->req;
+	bool v6 = strchr(host, ':') != NULL;
+	bool default_port = (strcmp(scheme, "https") == 0 && port == 443) ||
+	                    (strcmp(scheme, "http") == 0 && port == 80);
+	char line[64];
+	gb_str(head, req->method);
+	gb_str(head, " ");
+	gb_str(head, req->path[0] ? req->path : "/");
+	gb_str(head, " HTTP/1.1\r\nHost: ");
+	gb_str(head, v6 ? "[" : "");
+	gb_str(head, host);
+	gb_str(head, v6 ? "]" : "");
+	if (!default_port) {
+		snprintf(line, sizeof line, ":%u", port);
+		gb_str(head, line);
+	}
+	gb_str(head, "\r\n");
+	bool upgrade = false;
+	for (size_t i = 0; i < req->n_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		static const char *const hop[] = {"host",       "connection",          "proxy-connection",
+		                                  "keep-alive", "proxy-authorization", "te",
+		                                  "expect",     NULL};
+		bool skip = false;
+		for (const char *const *k = hop; *k && !skip; k++)
+			skip = named(h, *k);
+		if (named(h, "upgrade"))
+			upgrade = true;
+		if (reframe && (named(h, "content-length") || named(h, "transfer-encoding")))
+			skip = true;
+		if (skip)
+			continue;
+		gb_put(head, h->name, h->name_len);
+		gb_str(head, ": ");
+		gb_put(head, h->value, h->value_len);
+		gb_str(head, "\r\n");
+	}
+	if (upgrade)
+		gb_str(head, "Connection: upgrade\r\n");
+	/* The blank line is the caller's: a re-framed body's length comes first. */
+}
+
+struct body_reader {
+	struct growbuf *into;       /* collect the decoded body, or NULL */
+	struct secret_stream *scan; /* watch for placeholders that may not go there, or NULL */
+	int found;                  /* such a placeholder, or -1 */
+};
+
+static void on_data(void *ctx, const unsigned char *p, size_t n)
+{
+	struct body_reader *r = ctx;
+	if (r->into)
+		gb_put(r->into, p, n);
+	if (r->scan && r->found < 0 && secret_stream_feed(r->scan, p, n, NULL, NULL) == -2)
+		r->found = r->scan->blocked;
+}
+
+/* The first placeholder in buf that may not go where it is going, or -1. */
+static int first_blocked(const struct secrets_view *v, const void *buf, size_t len)
+{
+	struct secret_stream scan;
+	if (v->n == 0 || secret_stream_init(&scan, v->specs, v->n, v->allowed) < 0)
+		return -1;
+	if (secret_stream_feed(&scan, buf, len, NULL, NULL) == -2 ||
+	    secret_stream_finish(&scan, NULL, NULL) == -2)
+		return scan.blocked;
+	return -1;
+}
+
+/* Move a request body from the client: into r->into, or upstream as it
+ * comes (bytes counted in *moved). False on a broken body or connection;
+ * r->found set when a placeholder stopped it. */
+static bool move_body(struct http_engine *e, struct body_reader *r, bool to_upstream,
+                      uint64_t *moved, const char **why)
+{
+	const struct http_request *req = &e->req;
+	struct http_chunked t;
+	http_chunked_init(&t);
+	uint64_t left = req->has_content_length ? req->content_length : 0;
+	bool chunked = req->chunked;
+	while (chunked ? !t.done : left > 0) {
+		if (e->client.len == 0 && http_stream_fill(&e->client) <= 0) {
+			*why = "the request body ended early";
+			return false;
+		}
+		size_t take;
+		if (chunked) {
+			ssize_t n = http_chunked_feed(&t, e->client.buf, e->client.len, on_data, r);
+			if (n < 0) {
+				*why = t.error;
+				return false;
+			}
+			take = (size_t)n;
+		} else {
+			take = e->client.len < left ? e->client.len : (size_t)left;
+			on_data(r, e->client.buf, take);
+			left -= take;
+		}
+		if (r->found >= 0)
+			return false;
+		if (r->into && (r->into->failed || r->into->len > ENGINE_BUFFER_MAX)) {
+			*why = "the body is too large to look for placeholders in";
+			return false;
+		}
+		if (to_upstream && http_stream_write(&e->upstream, e->client.buf, take) < 0) {
+			*why = e->upstream.error;
+			return false;
+		}
+		*moved += take;
+		http_stream_consume(&e->client, take);
+	}
+	return true;
+}
+
+/* Relay the response to the request just sent; false: close after it. */
+static bool relay_response(struct http_engine *e, struct proxy_record *rec, bool request_head,
+                           bool client_keeps, bool *sent)
+{
+	struct http_response *resp = &e->resp;
+	enum http_parse_result r;
+	for (;;) {
+		r = http_response_parse((const char *)e->upstream.buf, e->upstream.len, resp);
+		if (r == HTTP_PARSE_NEED_MORE && e->upstream.len < HTTP_HEAD_MAX &&
+		    http_stream_fill(&e->upstream) > 0)
+			continue;
+		if (r != HTTP_PARSE_OK)
+			return false;
+		if (resp->status >= 100 && resp->status < 200 && resp->status != 101) {
+			/* 100 Continue and friends go through as they are. */
+			if (http_stream_write(&e->client, e->upstream.buf, resp->head_len) < 0)
+				return false;
+			http_stream_consume(&e->upstream, resp->head_len);
+			continue;
+		}
+		break;
+	}
+	*sent = true;
+	rec->status = resp->status;
+	bool body = http_response_has_body(resp->status, request_head);
+	bool closing = !client_keeps || resp->connection_close || (body && resp->close_delimited);
+	bool upgrade = resp->status == 101;
+	struct growbuf head = {0};
+	const char *eol = memchr(e->upstream.buf, '\n', resp->head_len);
+	gb_put(&head, e->upstream.buf, eol ? (size_t)(eol - (const char *)e->upstream.buf) + 1 : 0);
+	for (size_t i = 0; i < resp->n_headers; i++) {
+		const struct http_header *h = &resp->headers[i];
+		if (!upgrade && (named(h, "connection") || named(h, "keep-alive") ||
+		                 named(h, "proxy-connection")))
+			continue;
+		gb_put(&head, h->name, h->name_len);
+		gb_str(&head, ": ");
+		gb_put(&head, h->value, h->value_len);
+		gb_str(&head, "\r\n");
+	}
+	if (closing && !upgrade)
+		gb_str(&head, "Connection: close\r\n");
+	gb_str(&head, "\r\n");
+	bool ok = !head.failed && http_stream_write(&e->client, head.data, head.len) == 0;
+	rec->bytes_down += head.len;
+	free(head.data);
+	http_stream_consume(&e->upstream, resp->head_len);
+	if (!ok)
+		return false;
+	if (upgrade) {
+		engine_relay_raw(e, rec);
+		return false;
+	}
+	if (!body)
+		return !closing;
+	struct http_chunked t;
+	http_chunked_init(&t);
+	uint64_t left = resp->has_content_length ? resp->content_length : UINT64_MAX;
+	for (;;) {
+		if (resp->chunked ? t.done : left == 0)
+			break;
+		if (e->upstream.len == 0) {
+			ssize_t n = http_stream_fill(&e->upstream);
+			if (n == 0 && resp->close_delimited)
+				return false;
+			if (n <= 0)
+				return false;
+		}
+		size_t take;
+		if (resp->chunked) {
+			ssize_t n = http_chunked_feed(&t, e->upstream.buf, e->upstream.len, NULL, NULL);
+			if (n < 0)
+				return false;
+			take = (size_t)n;
+		} else {
+			take = e->upstream.len < left ? e->upstream.len : (size_t)left;
+			if (left != UINT64_MAX)
+				left -= take;
+		}
+		if (http_stream_write(&e->client, e->upstream.buf, take) < 0)
+			return false;
+		rec->bytes_down += take;
+		http_stream_consume(&e->upstream, take);
+	}
+	return !closing;
+}
+
+static void refuse_unreachable(struct http_engine *e, struct proxy_record *rec, bool denied,
+                               const char *why)
+{
+	char msg[400];
+	snprintf(msg, sizeof msg, "corral: %s:%u could not be reached: %s.\n", rec->host, rec->port,
+	         why);
+	if (denied)
+		respond(e, rec, 403, "Forbidden", "deny", why, msg);
+	else
+		respond(e, rec, 502, "Bad Gateway", "allow", why, msg);
+}
+
+/* Send the head (and a buffered body) upstream, stream any other body,
+ * relay the response. False: close the connection. */
+static bool forward(struct http_engine *e, struct proxy_record *rec, struct secrets_view *secrets,
+                    const unsigned char *head, size_t head_len, const struct growbuf *body,
+                    bool streamed_body, bool request_head, bool client_keeps)
+{
+	char why[300];
+	bool denied = false;
+	if (!engine_connect_upstream(e, rec->host, rec->port, e->tls, &denied, why, sizeof why)) {
+		refuse_unreachable(e, rec, denied, why);
+		return false;
+	}
+	char framing[64] = "\r\n";
+	if (body)
+		snprintf(framing, sizeof framing, "Content-Length: %zu\r\n\r\n", body->len);
+	if (http_stream_write(&e->upstream, head, head_len) < 0 ||
+	    http_stream_write(&e->upstream, framing, strlen(framing)) < 0 ||
+	    (body && http_stream_write(&e->upstream, body->data, body->len) < 0)) {
+		refuse_unreachable(e, rec, false, e->upstream.error);
+		return false;
+	}
+	rec->bytes_up += head_len + strlen(framing) + (body ? body->len : 0);
+	if (streamed_body) {
+		struct secret_stream scan;
+		bool watch = secrets->n > 0 &&
+		             secret_stream_init(&scan, secrets->specs, secrets->n, secrets->allowed) == 0;
+		struct body_reader r = {.into = NULL, .scan = watch ? &scan : NULL, .found = -1};
+		const char *broken = NULL;
+		uint64_t moved = 0;
+		bool ok = move_body(e, &r, true, &moved, &broken);
+		if (ok && watch && r.found < 0 && secret_stream_finish(&scan, NULL, NULL) == -2)
+			r.found = scan.blocked; /* the last bytes went already: the server gets no end */
+		rec->bytes_up += moved;
+		if (!ok) {
+			/* The server holds part of a request: that connection is spent. */
+			engine_close_upstream(e);
+			if (r.found >= 0)
+				refuse_secret(e, rec, (size_t)r.found);
+			else
+				proxy_log_record(e->p, rec, "allow", broken ? broken : "request body");
+			return false;
+		}
+	}
+	bool sent = false;
+	bool keep = relay_response(e, rec, request_head, client_keeps, &sent);
+	if (!sent) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "corral: %s:%u sent no valid response: %s.\n", rec->host,
+		         rec->port, e->upstream.error[0] ? e->upstream.error : "malformed or cut short");
+		engine_close_upstream(e);
+		respond(e, rec, 502, "Bad Gateway", "allow", "no valid response", msg);
+		return false;
+	}
+	if (!keep || e->resp.connection_close)
+		engine_close_upstream(e);
+	proxy_log_record(e->p, rec, "allow", NULL);
+	return keep;
+}
+
+bool engine_exchange(struct http_engine *e)
+{
+	struct http_request *req = &e->req;
+	const char *scheme = e->tls ? "https" : "http";
+	char host[HTTP_HOST_MAX + 1];
+	bool tunnel = e->tls || e->explicit_connect;
+	snprintf(host, sizeof host, "%s", req->host[0] ? req->host : e->host);
+	uint16_t port = req->port ? req->port : tunnel ? e->port : e->dialled_port;
+	char rule[160] = "";
+	struct proxy_record rec = {
+		.method = req->method, .scheme = scheme, .host = host, .port = port, .path = req->path,
+		.via = e->via, .rule = rule, .started_ms = proxy_now_ms(),
+	};
+	if (req->form == HTTP_FORM_AUTHORITY) {
+		respond(e, &rec, 400, "Bad Request", "deny", "CONNECT after another request",
+		        "corral: CONNECT must be the first request of a connection\n");
+		return false;
+	}
+	if ((tunnel && (strcasecmp(host, e->host) != 0 || port != e->port)) ||
+	    (req->scheme && strcmp(req->scheme, scheme) != 0)) {
+		char body[600];
+		snprintf(body, sizeof body,
+		         "corral: this connection is to %s:%u; a request for %s://%s:%u needs its own\n",
+		         e->host, e->port, req->scheme ? req->scheme : scheme, host, port);
+		respond(e, &rec, 421, "Misdirected Request", "deny", "the request names another host",
+		        body);
+		return false;
+	}
+	if (!decide(e, scheme, host, port, rule, sizeof rule)) {
+		char suggestion[300], body[1024];
+		net_rules_suggest(host, port, req->method, req->path, suggestion, sizeof suggestion);
+		snprintf(body, sizeof body,
+		         "corral: the request %s %s://%s:%u%.200s was denied: no rule allows it.\nTo "
+		         "allow it: %s\n",
+		         req->method, scheme, host, port, req->path, suggestion);
+		respond(e, &rec, 403, "Forbidden", "deny", "no rule allows it", body);
+		return false;
+	}
+
+	struct secrets_view secrets;
+	secrets_for(e->p, host, &secrets);
+	bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
+	bool expect = false;
+	for (size_t i = 0; i < req->n_headers; i++)
+		expect = expect || (named(&req->headers[i], "expect") &&
+		                    value_has(&req->headers[i], "100-continue"));
+	/* With secrets, bodies are read whole before anything goes upstream:
+	 * text to replace placeholders in, the rest to refuse one that may not
+	 * go there. A body too large for that (or chunked and not text) flows
+	 * through, watched: a placeholder then ends the request unfinished. */
+	bool text = textual(req);
+	bool buffer = secrets.n > 0 && has_body &&
+	              (req->chunked ? text : req->content_length <= ENGINE_BUFFER_MAX);
+	bool request_head = strcmp(req->method, "HEAD") == 0;
+	bool client_keeps = req->keep_alive;
+	struct growbuf head = {0}, body = {0};
+	unsigned char *out = NULL;
+	size_t out_len = 0;
+	bool keep = false;
+	int blocked = -1;
+
+	build_head(e, scheme, host, port, buffer, &head);
+	if (head.failed)
+		goto cleanup;
+	long n = secret_replace(secrets.specs, secrets.n, secrets.allowed, head.data, head.len, &out,
+	                        &out_len, &blocked);
+	if (n == -2) {
+		refuse_secret(e, &rec, (size_t)blocked);
+		goto cleanup;
+	}
+	if (n < 0)
+		goto cleanup;
+	/* The request's fields point into the client's buffer: done with them. */
+	http_stream_consume(&e->client, req->head_len);
+	/* A client waiting for 100 Continue gets it from here: the body is
+	 * needed before the server is even chosen (buffered, or a denial). */
+	if (has_body && expect &&
+	    http_stream_write(&e->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) < 0)
+		goto cleanup;
+	if (buffer) {
+		struct body_reader r = {.into = &body, .scan = NULL, .found = -1};
+		const char *why = NULL;
+		uint64_t moved = 0;
+		if (!move_body(e, &r, false, &moved, &why)) {
+			bool big = body.failed || body.len > ENGINE_BUFFER_MAX;
+			char msg[300];
+			snprintf(msg, sizeof msg, "corral: %s\n", why ? why : "bad request body");
+			respond(e, &rec, big ? 413 : 400, big ? "Content Too Large" : "Bad Request", "deny",
+			        why, msg);
+			goto cleanup;
+		}
+		if (!text) {
+			blocked = first_blocked(&secrets, body.data, body.len);
+			if (blocked >= 0) {
+				refuse_secret(e, &rec, (size_t)blocked);
+				goto cleanup;
+			}
+		} else {
+			unsigned char *replaced = NULL;
+			size_t replaced_len = 0;
+			n = secret_replace(secrets.specs, secrets.n, secrets.allowed, body.data, body.len,
+			                   &replaced, &replaced_len, &blocked);
+			if (n == -2) {
+				refuse_secret(e, &rec, (size_t)blocked);
+				goto cleanup;
+			}
+			if (n < 0)
+				goto cleanup;
+			free(body.data);
+			body = (struct growbuf){.data = replaced, .len = replaced_len, .cap = replaced_len};
+		}
+	}
+	keep = forward(e, &rec, &secrets, out, out_len, buffer ? &body : NULL, has_body && !buffer,
+	               request_head, client_keeps);
+cleanup:
+	free(head.data);
+	free(body.data);
+	free(out);
+	return keep;
+}
