@@ -173,7 +173,6 @@ static void build_head(struct http_engine *e, const char *scheme, const char *ho
 	bool v6 = strchr(host, ':') != NULL;
 	bool default_port = (strcmp(scheme, "https") == 0 && port == 443) ||
 	                    (strcmp(scheme, "http") == 0 && port == 80);
-	char line[64];
 	gb_str(head, req->method);
 	gb_str(head, " ");
 	gb_str(head, req->path[0] ? req->path : "/");
@@ -182,6 +181,7 @@ static void build_head(struct http_engine *e, const char *scheme, const char *ho
 	gb_str(head, host);
 	gb_str(head, v6 ? "]" : "");
 	if (!default_port) {
+		char line[16];
 		snprintf(line, sizeof line, ":%u", port);
 		gb_str(head, line);
 	}
@@ -288,9 +288,8 @@ static bool relay_response(struct http_engine *e, struct proxy_record *rec, bool
                            bool client_keeps, bool *sent)
 {
 	struct http_response *resp = &e->resp;
-	enum http_parse_result r;
 	for (;;) {
-		r = http_response_parse((const char *)e->upstream.buf, e->upstream.len, resp);
+		enum http_parse_result r = http_response_parse((const char *)e->upstream.buf, e->upstream.len, resp);
 		if (r == HTTP_PARSE_NEED_MORE && e->upstream.len < HTTP_HEAD_MAX &&
 		    http_stream_fill(&e->upstream) > 0)
 			continue;

@@ -214,10 +214,12 @@ ssize_t http_stream_fill(struct http_stream *s)
 			n = (ssize_t)got;
 		} else {
 			int e = SSL_get_error(s->ssl, r);
-			if (e == SSL_ERROR_ZERO_RETURN) {
+			/* EOF without close_notify (SYSCALL, no error) is tolerated,
+			 * as browsers do. */
+			bool eof = e == SSL_ERROR_ZERO_RETURN ||
+			           (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0);
+			if (eof) {
 				n = 0;
-			} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0) {
-				n = 0; /* EOF without close_notify: tolerated, as browsers do */
 			} else {
 				ssl_reason(s, "TLS read");
 				return -1;
