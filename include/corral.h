@@ -190,6 +190,15 @@ int corral_sandbox_wait(corral_sandbox *sb, corral_result *result, corral_error 
 /* Kills the sandbox if it still runs, and releases everything. */
 void corral_sandbox_free(corral_sandbox *sb);
 
+/* Replace the --allow-net rules of a running sandbox that started with
+ * network egress. New connections and requests are decided by the new
+ * rules; open connections they no longer allow are closed at once.
+ * Transparent capture stays on the ports planned at start (80, 443 and
+ * those the first rules named); other ports are reached through the
+ * proxy variables. Path rules need a sandbox started with interception. */
+int corral_sandbox_set_net_rules(corral_sandbox *sb, const char *const *rules, size_t n_rules,
+                                 corral_error *err);
+
 /* ---- files of a running sandbox ----------------------------------------
  *
  * Read, write, list and remove files inside a sandbox's own filesystem from

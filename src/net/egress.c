@@ -134,6 +134,7 @@ int egress_prepare(struct egress *e, const corral_policy *policy, corral_error *
 {
 	memset(e, 0, sizeof *e);
 	e->log_fd = -1;
+	pthread_mutex_init(&e->proxy_lock, NULL);
 	if (!policy_net_enabled(policy))
 		return 0;
 	e->rules = net_ruleset_new();
@@ -193,14 +194,50 @@ int egress_start(struct egress *e, const corral_policy *policy, int sock, corral
 	return net_proxy_start(&config, &e->plan, sock, &e->proxy, err);
 }
 
+int egress_set_rules(struct egress *e, char *const *rules, size_t n_rules, corral_error *err)
+{
+	if (!e->rules)
+		return error_set(err, CORRAL_ERR_USAGE, 0,
+		                 "network rules: this sandbox has no network (it must start with a rule)");
+	struct net_ruleset *set = net_ruleset_new();
+	if (!set)
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "network rules");
+	for (size_t i = 0; i < n_rules; i++) {
+		if (net_ruleset_add(set, rules[i], err) < 0)
+			goto fail;
+		if (!e->intercept && net_ruleset_get(set, net_ruleset_count(set) - 1)->kind ==
+		                             NET_RULE_REQUEST) {
+			error_set(err, CORRAL_ERR_USAGE, 0,
+			          "--allow-net %s: a path rule needs interception, which this sandbox "
+			          "started without (--intercept)",
+			          rules[i]);
+			goto fail;
+		}
+	}
+	pthread_mutex_lock(&e->proxy_lock);
+	if (!e->proxy) {
+		pthread_mutex_unlock(&e->proxy_lock);
+		error_set(err, CORRAL_ERR_USAGE, 0, "network rules: the sandbox has ended");
+		goto fail;
+	}
+	int rc = net_proxy_set_rules(e->proxy, set, err);
+	pthread_mutex_unlock(&e->proxy_lock);
+	return rc;
+fail:
+	net_ruleset_free(set);
+	return -1;
+}
+
 void egress_finish(struct egress *e, corral_result *result)
 {
 	if (!e->proxy)
 		return;
 	struct net_proxy_stats stats;
+	pthread_mutex_lock(&e->proxy_lock);
 	net_proxy_stats(e->proxy, &stats);
 	net_proxy_stop(e->proxy);
 	e->proxy = NULL;
+	pthread_mutex_unlock(&e->proxy_lock);
 	if (stats.denied == 0 || !result || result->n_denials >= CORRAL_DENIALS_MAX)
 		return;
 	corral_denial *d = &result->denials[result->n_denials++];
@@ -226,6 +263,7 @@ void egress_free(struct egress *e)
 	SSL_CTX_free(e->tls_server);
 	SSL_CTX_free(e->tls_client);
 	tls_ca_free(e->ca);
+	pthread_mutex_destroy(&e->proxy_lock);
 	if (e->log_fd >= 0)
 		close(e->log_fd);
 	memset(e, 0, sizeof *e);

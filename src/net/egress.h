@@ -8,6 +8,7 @@
 #include "net/net_capture.h"
 
 #include <openssl/types.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 struct net_ruleset;
@@ -28,6 +29,7 @@ struct egress {
 	struct net_capture_plan plan;
 	int log_fd;
 	struct net_proxy *proxy;
+	pthread_mutex_t proxy_lock;  /* egress_set_rules (any thread) against the proxy's stop */
 	/* Interception (--intercept, path rules, secrets). */
 	bool intercept;
 	struct tls_ca *ca;
@@ -49,6 +51,8 @@ struct egress {
 int egress_prepare(struct egress *e, const corral_policy *policy, corral_error *err);
 /* Start the proxy; `sock` delivers init's listeners (taken over). */
 int egress_start(struct egress *e, const corral_policy *policy, int sock, corral_error *err);
+/* Replace the rules while the sandbox runs (see corral_sandbox_set_net_rules). */
+int egress_set_rules(struct egress *e, char *const *rules, size_t n_rules, corral_error *err);
 /* Stop the proxy and record what it refused in the result's denials. */
 void egress_finish(struct egress *e, corral_result *result);
 void egress_free(struct egress *e);

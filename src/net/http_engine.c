@@ -111,6 +111,14 @@ void engine_close_upstream(struct http_engine *e)
 	e->upstream.eof = false;
 }
 
+static bool engine_names_address(struct net_proxy *p, const struct sockaddr *addr)
+{
+	pthread_rwlock_rdlock(&p->rules_lock);
+	bool named = net_rules_names_address(p->config.rules, addr);
+	pthread_rwlock_unlock(&p->rules_lock);
+	return named;
+}
+
 bool engine_connect_upstream(struct http_engine *e, const char *host, uint16_t port, bool tls,
                              bool *denied, char *why, size_t size)
 {
@@ -149,7 +157,7 @@ bool engine_connect_upstream(struct http_engine *e, const char *host, uint16_t p
 		/* A pin was asked for by the caller; anything else must not lead
 		 * to a private address no rule names. */
 		if (!pinned && net_rules_address_is_private(ai->ai_addr) &&
-		    !net_rules_names_address(p->config.rules, ai->ai_addr)) {
+		    !engine_names_address(p, ai->ai_addr)) {
 			refused_private = true;
 			continue;
 		}
@@ -323,6 +331,8 @@ static void *engine_main(void *arg)
 	struct http_engine *e = arg;
 	struct net_proxy *p = e->p;
 	serve(e);
+	if (e->cut)
+		log_connection(e, "deny", "the rules changed and no longer allow it", 0, 0, 0);
 	http_stream_release(&e->client);
 	http_stream_release(&e->upstream);
 	pthread_mutex_lock(&p->engine_lock);
@@ -397,6 +407,15 @@ void http_engine_start(struct net_proxy *p, struct proxy_conn *c)
 		return;
 	}
 	pthread_mutex_unlock(&p->engine_lock);
+}
+
+void http_engine_cut(struct http_engine *e)
+{
+	e->cut = true;
+	if (e->client.fd >= 0)
+		shutdown(e->client.fd, SHUT_RDWR);
+	if (e->upstream.fd >= 0)
+		shutdown(e->upstream.fd, SHUT_RDWR);
 }
 
 void http_engine_stop_all(struct net_proxy *p)

@@ -36,6 +36,7 @@ struct http_engine {
 	bool host_allowed;                /* a rule or the rule command allows host:port */
 	char rule[160];
 	uint64_t started_ms;
+	volatile bool cut;                /* closed because the rules changed */
 	struct http_request req;          /* the current request */
 	struct http_response resp;        /* its response */
 	struct http_engine *prev, *next;  /* p->engines, under p->engine_lock */

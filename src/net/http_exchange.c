@@ -137,6 +137,7 @@ static void refuse_secret(struct http_engine *e, struct proxy_record *rec, size_
 static bool decide(struct http_engine *e, const char *scheme, const char *host, uint16_t port,
                    char *rule_text, size_t size)
 {
+	pthread_rwlock_rdlock(&e->p->rules_lock);
 	const struct net_ruleset *rules = e->p->config.rules;
 	const struct net_rule *rule = NULL;
 	struct in6_addr a6;
@@ -157,6 +158,7 @@ static bool decide(struct http_engine *e, const char *scheme, const char *host, 
 		snprintf(rule_text, size, "%s", text ? text : "");
 		free(text);
 	}
+	pthread_rwlock_unlock(&e->p->rules_lock);
 	if (!allowed && e->host_allowed && strcasecmp(host, e->host) == 0 && port == e->port) {
 		snprintf(rule_text, size, "%s", e->rule);
 		allowed = true; /* the rule command allowed the whole host */
@@ -213,16 +215,35 @@ static void build_head(struct http_engine *e, const char *scheme, const char *ho
 
 struct body_reader {
 	struct growbuf *into;       /* collect the decoded body, or NULL */
-	struct secret_stream *scan; /* watch for placeholders that may not go there, or NULL */
+	/* Streaming upstream past placeholders that may not go there: the
+	 * scanner passes on only bytes it has seen every placeholder around,
+	 * so none leaves even in part; a chunked body is chunked anew. */
+	struct secret_stream *scan;
+	struct http_stream *out;
+	bool rechunk;
+	bool failed;
 	int found;                  /* such a placeholder, or -1 */
 };
+
+static void emit_upstream(void *ctx, const void *p, size_t n)
+{
+	struct body_reader *r = ctx;
+	if (r->failed || n == 0)
+		return;
+	char head[HTTP_CHUNKED_HEADER_MAX];
+	size_t head_len = r->rechunk ? http_chunked_header(head, sizeof head, n) : 0;
+	if (http_stream_write(r->out, head, head_len) < 0 || http_stream_write(r->out, p, n) < 0 ||
+	    (r->rechunk && http_stream_write(r->out, "\r\n", 2) < 0))
+		r->failed = true;
+}
 
 static void on_data(void *ctx, const unsigned char *p, size_t n)
 {
 	struct body_reader *r = ctx;
 	if (r->into)
 		gb_put(r->into, p, n);
-	if (r->scan && r->found < 0 && secret_stream_feed(r->scan, p, n, NULL, NULL) == -2)
+	if (r->scan && r->found < 0 &&
+	    secret_stream_feed(r->scan, p, n, r->out ? emit_upstream : NULL, r) == -2)
 		r->found = r->scan->blocked;
 }
 
@@ -273,14 +294,23 @@ static bool move_body(struct http_engine *e, struct body_reader *r, bool to_upst
 			*why = "the body is too large to look for placeholders in";
 			return false;
 		}
-		if (to_upstream && http_stream_write(&e->upstream, e->client.buf, take) < 0) {
+		if (r->failed || (to_upstream && !r->scan &&
+		                  http_stream_write(&e->upstream, e->client.buf, take) < 0)) {
 			*why = e->upstream.error;
 			return false;
 		}
 		*moved += take;
 		http_stream_consume(&e->client, take);
 	}
-	return true;
+	if (r->scan && secret_stream_finish(r->scan, r->out ? emit_upstream : NULL, r) == -2) {
+		r->found = r->scan->blocked;
+		return false;
+	}
+	if (r->rechunk && !r->failed && http_stream_write(r->out, "0\r\n\r\n", 5) < 0)
+		r->failed = true;
+	if (r->failed)
+		*why = e->upstream.error;
+	return !r->failed;
 }
 
 /* Relay the response to the request just sent; false: close after it. */
@@ -404,15 +434,19 @@ static bool forward(struct http_engine *e, struct proxy_record *rec, struct secr
 	}
 	rec->bytes_up += head_len + strlen(framing) + (body ? body->len : 0);
 	if (streamed_body) {
+		/* Not text: no replacing, so an allowed placeholder stands for itself. */
+		struct secret_spec same[SECRETS_MAX];
+		for (size_t i = 0; i < secrets->n; i++)
+			same[i] = (struct secret_spec){secrets->specs[i].placeholder,
+			                               secrets->specs[i].placeholder};
 		struct secret_stream scan;
 		bool watch = secrets->n > 0 &&
-		             secret_stream_init(&scan, secrets->specs, secrets->n, secrets->allowed) == 0;
-		struct body_reader r = {.into = NULL, .scan = watch ? &scan : NULL, .found = -1};
+		             secret_stream_init(&scan, same, secrets->n, secrets->allowed) == 0;
+		struct body_reader r = {.into = NULL, .scan = watch ? &scan : NULL, .out = &e->upstream,
+		                        .rechunk = watch && e->req.chunked, .found = -1};
 		const char *broken = NULL;
 		uint64_t moved = 0;
 		bool ok = move_body(e, &r, true, &moved, &broken);
-		if (ok && watch && r.found < 0 && secret_stream_finish(&scan, NULL, NULL) == -2)
-			r.found = scan.blocked; /* the last bytes went already: the server gets no end */
 		rec->bytes_up += moved;
 		if (!ok) {
 			/* The server holds part of a request: that connection is spent. */

@@ -178,6 +178,56 @@ static void receive_listeners(struct net_proxy *p)
 		ok = watch(p, &p->listeners[i], &err) == 0;
 }
 
+static void swap_rules(struct net_proxy *p)
+{
+	uint64_t n;
+	if (read(p->rules_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+		return;
+	pthread_mutex_lock(&p->pending_lock);
+	struct net_ruleset *fresh = p->pending_rules;
+	uint64_t generation = p->rules_requested;
+	p->pending_rules = NULL;
+	pthread_mutex_unlock(&p->pending_lock);
+	if (fresh) {
+		pthread_rwlock_wrlock(&p->rules_lock);
+		struct net_ruleset *old = p->owned_rules;
+		p->config.rules = p->owned_rules = fresh;
+		pthread_rwlock_unlock(&p->rules_lock);
+		net_ruleset_free(old);
+		proxy_conn_recheck(p);
+	}
+	pthread_mutex_lock(&p->pending_lock);
+	p->rules_applied_gen = generation;
+	pthread_cond_broadcast(&p->rules_applied);
+	pthread_mutex_unlock(&p->pending_lock);
+}
+
+int net_proxy_set_rules(struct net_proxy *p, struct net_ruleset *rules, corral_error *err)
+{
+	pthread_mutex_lock(&p->pending_lock);
+	struct net_ruleset *superseded = p->pending_rules;
+	p->pending_rules = rules;
+	uint64_t generation = ++p->rules_requested;
+	pthread_mutex_unlock(&p->pending_lock);
+	net_ruleset_free(superseded);
+	uint64_t one = 1;
+	if (write(p->rules_fd, &one, sizeof one) < 0)
+		return error_errno(err, "network proxy: new rules");
+	/* In force when this returns: the loop has swapped them in and closed
+	 * what they no longer allow. */
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	int rc = 0;
+	pthread_mutex_lock(&p->pending_lock);
+	while (p->rules_applied_gen < generation && rc == 0)
+		rc = pthread_cond_timedwait(&p->rules_applied, &p->pending_lock, &deadline);
+	pthread_mutex_unlock(&p->pending_lock);
+	if (rc != 0)
+		return error_set(err, CORRAL_ERR_INTERNAL, rc, "network proxy: the new rules were not applied");
+	return 0;
+}
+
 static void *proxy_main(void *arg)
 {
 	struct net_proxy *p = arg;
@@ -215,6 +265,9 @@ static void *proxy_main(void *arg)
 			case PROXY_TAG_RULE_CMD:
 				proxy_conn_rule_answered(p, tag->run);
 				break;
+			case PROXY_TAG_RULES:
+				swap_rules(p);
+				break;
 			}
 		}
 		proxy_conn_bury(p);
@@ -251,6 +304,13 @@ static void proxy_free(struct net_proxy *p)
 	dns_names_free(&p->names);
 	pthread_mutex_destroy(&p->stats_lock);
 	pthread_mutex_destroy(&p->engine_lock);
+	pthread_rwlock_destroy(&p->rules_lock);
+	pthread_mutex_destroy(&p->pending_lock);
+	pthread_cond_destroy(&p->rules_applied);
+	net_ruleset_free(p->pending_rules);
+	net_ruleset_free(p->owned_rules);
+	if (p->rules_fd >= 0)
+		close(p->rules_fd);
 	pthread_cond_destroy(&p->engine_gone);
 	free(p);
 }
@@ -271,6 +331,10 @@ int net_proxy_start(const struct net_proxy_config *config, const struct net_capt
 	pthread_mutex_init(&p->stats_lock, NULL);
 	pthread_mutex_init(&p->engine_lock, NULL);
 	pthread_cond_init(&p->engine_gone, NULL);
+	pthread_rwlock_init(&p->rules_lock, NULL);
+	pthread_mutex_init(&p->pending_lock, NULL);
+	pthread_cond_init(&p->rules_applied, NULL);
+	p->rules_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -279,13 +343,15 @@ int net_proxy_start(const struct net_proxy_config *config, const struct net_capt
 		error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "network proxy");
 		goto fail;
 	}
-	if (p->epfd < 0 || p->stop_fd < 0 || !p->resolver) {
+	if (p->epfd < 0 || p->stop_fd < 0 || p->rules_fd < 0 || !p->resolver) {
 		error_errno(err, "network proxy");
 		goto fail;
 	}
 	p->stop_tag = (struct proxy_tag){PROXY_TAG_STOP, p->stop_fd, NULL, NULL};
 	p->resolver_tag = (struct proxy_tag){PROXY_TAG_RESOLVER, resolver_fd(p->resolver), NULL, NULL};
-	if (watch(p, &p->stop_tag, err) < 0 || watch(p, &p->resolver_tag, err) < 0)
+	p->rules_tag = (struct proxy_tag){PROXY_TAG_RULES, p->rules_fd, NULL, NULL};
+	if (watch(p, &p->stop_tag, err) < 0 || watch(p, &p->resolver_tag, err) < 0 ||
+	    watch(p, &p->rules_tag, err) < 0)
 		goto fail;
 
 	sigset_t all, old;

