@@ -172,10 +172,10 @@ ssize_t http_chunked_feed(struct http_chunked *t, const unsigned char *buf, size
 		return -1;
 	if (t->state == HTTP_CHUNKED_DONE)
 		return 0;
-	/* A byte count must fit the return type; a caller never gives this
-	 * much at once. */
+	/* The count returned must fit its type: no object is this large, so
+	 * this is a caller's error, refused rather than mistaken for an end. */
 	if (len > (size_t)SSIZE_MAX)
-		len = (size_t)SSIZE_MAX;
+		return fail(t, "more bytes at once than a count can say");
 	size_t i = 0;
 	while (i < len && t->state != HTTP_CHUNKED_DONE) {
 		if (t->state == HTTP_CHUNKED_DATA) {

@@ -267,6 +267,10 @@ static void check_limits(void)
 	http_chunked_init(&t);
 	CHECK(http_chunked_feed(&t, (unsigned char *)big, n, NULL, NULL) == -1);
 
+	/* A count that cannot be returned is refused before any byte is read. */
+	http_chunked_init(&t);
+	CHECK(http_chunked_feed(&t, (unsigned char *)big, SIZE_MAX, NULL, NULL) == -1 && t.error);
+
 	/* Many tiny chunks are fine: no limit on their number. */
 	n = 0;
 	for (int i = 0; i < 10000; i++) {
