@@ -5,8 +5,10 @@
  *
  * It never allocates: its buffers come from the supervisor, allocated
  * before the clone (a copy of a multi-threaded process must not touch
- * malloc's locks), and it forks with the raw system call for the same
- * reason (glibc's fork runs at-fork handlers and takes malloc's locks).
+ * malloc's locks). Children start with vfork, as posix_spawn does: no copy
+ * of the address space (a copy of the supervisor's, however large the
+ * caller is), no at-fork handlers, no malloc locks; the child only makes
+ * system calls until execve or _exit.
  */
 #include "jail/spawner.h"
 
@@ -74,6 +76,19 @@ __attribute__((noreturn)) static void child_main(const int stdio[3], const char 
 	environ = envp;
 	execvp(argv[0], argv);
 	child_fail(errpipe, SPAWN_STAGE_EXEC, errno);
+}
+
+/* vfork in a function of its own: the parent resumes in this frame once
+ * the child has exec'd or exited, so no local of the caller can be
+ * clobbered by the child (which never returns here). */
+__attribute__((noinline)) static pid_t start_child(const int stdio[3], const char *cwd,
+                                                   char **argv, char **envp,
+                                                   const int errpipe[2])
+{
+	pid_t pid = vfork(); // NOLINT(clang-analyzer-security.insecureAPI.vfork): see above
+	if (pid == 0)
+		child_main(stdio, cwd, argv, envp, errpipe[1]);
+	return pid;
 }
 
 static struct spawn_slot *slot_find(struct spawner_buffers *buf, uint64_t id)
@@ -167,11 +182,7 @@ static void exec_request(struct spawner_buffers *buf, int sock, size_t len, int 
 	}
 	char **argv = buf->strings;
 	char **envp = buf->strings + h->argc + 1;
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
-	if (pid == 0) {
-		close(errpipe[0]);
-		child_main(stdio, cwd, argv, envp, errpipe[1]);
-	}
+	pid_t pid = start_child(stdio, cwd, argv, envp, errpipe);
 	int fork_errno = errno;
 	close(errpipe[1]);
 	if (pid < 0) {
@@ -179,7 +190,8 @@ static void exec_request(struct spawner_buffers *buf, int sock, size_t len, int 
 		reply(sock, id, SPAWN_REPLY_FAILED, 0, SPAWN_STAGE_FORK, fork_errno);
 		return;
 	}
-	/* EOF: execve succeeded (the pipe was close-on-exec). */
+	/* vfork returned: the child has exec'd (EOF, the pipe was
+	 * close-on-exec) or written why not and exited. */
 	struct spawn_child_error ce;
 	ssize_t n = read_full(errpipe[0], &ce, sizeof ce);
 	close(errpipe[0]);
