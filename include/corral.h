@@ -164,14 +164,18 @@ typedef struct corral_result {
 	size_t n_denials;
 } corral_result;
 
-/* Start `argv` under `policy`. The caller must not touch the sandbox's
- * processes except through these functions. */
+/* Start `argv` under `policy`; the sandbox ends when the command does.
+ * The caller must not touch the sandbox's processes except through these
+ * functions. For a sandbox that runs several commands, see
+ * corral_sandbox_start_idle below. */
 int corral_sandbox_start(const corral_policy *policy, char *const argv[], const corral_io *io,
                          corral_sandbox **out, corral_error *err);
 /* A pidfd for the sandbox's supervisor side: becomes readable when the
  * sandbox has finished (then call corral_sandbox_wait). */
 int corral_sandbox_pollfd(const corral_sandbox *sb);
-/* Deliver `sig` to the sandboxed command (forwarded by corral's init). */
+/* Deliver `sig` to the sandboxed command (forwarded by corral's init); in
+ * an idle sandbox, to its spawner: a signal that terminates ends the
+ * sandbox, SIGKILL kills init itself. */
 int corral_sandbox_signal(corral_sandbox *sb, int sig, corral_error *err);
 /* Wait for the command to finish; every process of the sandbox is gone when
  * this returns. */
