@@ -486,7 +486,7 @@ void corral_process_free(corral_process *proc)
 {
 	if (!proc)
 		return;
-	corral_process_status st;
+	corral_process_status st = {.state = CORRAL_PROCESS_LOST};
 	if (corral_process_wait(proc, 0, &st, NULL) == 0 && st.state == CORRAL_PROCESS_RUNNING)
 		(void)request_signal(proc, SIGKILL);
 	close(proc->status_fd);
