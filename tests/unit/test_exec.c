@@ -274,6 +274,20 @@ static void test_exec_errors(corral_sandbox *sb)
 		free(huge);
 	}
 
+	/* a large request still fits */
+	huge = malloc(100001);
+	CHECK(huge != NULL);
+	if (huge) {
+		memset(huge, 'x', 100000);
+		huge[100000] = '\0';
+		char *long_argv[] = {"sh", "-c", "echo ${#1}", "sh", huge, NULL};
+		char out[64];
+		corral_process_status lst;
+		CHECK(run(sb, long_argv, NULL, NULL, out, sizeof out, &lst, &err) == 0);
+		CHECK(strcmp(out, "100000\n") == 0 && lst.exit_code == 0);
+		free(huge);
+	}
+
 	/* the sandbox still serves after all of that */
 	req.argv = ok;
 	CHECK(corral_sandbox_exec(sb, &req, &proc, &err) == 0);
