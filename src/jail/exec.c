@@ -30,6 +30,8 @@
 /* How long an exec request may take to be answered: the spawner replies
  * once execve has succeeded or failed, normally within a millisecond. */
 #define EXEC_REPLY_TIMEOUT_MS 10000
+/* How long a request may wait for room in the socket's buffer. */
+#define SEND_TIMEOUT_MS 1000
 /* How long the sandbox may take to be built before it is ready. */
 #define READY_TIMEOUT_MS 30000
 
@@ -253,11 +255,26 @@ static int send_request(int sock, const void *data, size_t len, const int *fds, 
 		c->cmsg_len = CMSG_LEN((size_t)n_fds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, (size_t)n_fds * sizeof(int));
 	}
-	/* Never block: a spawner that stopped reading must not hold the
-	 * supervisor. */
+	/* The socket's buffer holds a few hundred small requests (signals
+	 * queue while the spawner waits for a child's execve); past that, wait
+	 * for room, but never longer than SEND_TIMEOUT_MS: a spawner that
+	 * stopped reading must not hold the supervisor. */
+	int64_t deadline = now_ms() + SEND_TIMEOUT_MS;
 	ssize_t n;
-	while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT)) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+		int64_t left = deadline - now_ms();
+		if (errno == EAGAIN) {
+			if (left <= 0)
+				break;
+			struct pollfd p = {.fd = sock, .events = POLLOUT};
+			if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+				return -1;
+			errno = EAGAIN;
+		}
+	}
 	if (n < 0)
 		return -1;
 	if ((size_t)n != len) {

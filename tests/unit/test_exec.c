@@ -213,6 +213,11 @@ static void test_signal(corral_sandbox *sb)
 	CHECK(corral_process_pid(proc) > 1);
 	corral_process_status st;
 	CHECK(corral_process_wait(proc, 50, &st, &err) == 0 && st.state == CORRAL_PROCESS_RUNNING);
+	/* more requests than the socket's buffer holds at once */
+	int sent = 0;
+	for (int i = 0; i < 2000; i++)
+		sent += corral_process_signal(proc, 0, &err) == 0;
+	CHECK(sent == 2000);
 	CHECK(corral_process_signal(proc, SIGTERM, &err) == 0);
 	CHECK(corral_process_wait(proc, -1, &st, &err) == 0);
 	CHECK(st.state == CORRAL_PROCESS_SIGNALED && st.signal == SIGTERM);
