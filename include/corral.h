@@ -196,7 +196,9 @@ void corral_sandbox_free(corral_sandbox *sb);
  * idle time included), on any other limit (an OOM kill of one process
  * ends the whole sandbox, as it would a command's), on
  * corral_sandbox_signal with a signal whose default action terminates
- * (SIGTERM, SIGINT, SIGHUP, ...), or on corral_sandbox_free.
+ * (SIGTERM, SIGINT, SIGHUP, ...; corral_sandbox_wait then reports
+ * CORRAL_STATUS_SIGNALED with that signal), or on corral_sandbox_free.
+ * Processes still running then end with it (CORRAL_PROCESS_LOST).
  * corral_sandbox_wait enforces the limits and answers the seccomp
  * listener while it waits, so run it (typically in a thread of its own)
  * while processes run; the calls below are safe from other threads, and
