@@ -231,6 +231,21 @@ static void test_signal(corral_sandbox *sb)
 	corral_process_free(proc);
 }
 
+/* Orphans of exec'd processes go to init, which reaps them: no zombie
+ * stays behind. */
+static void test_orphans(corral_sandbox *sb)
+{
+	char out[256];
+	corral_process_status st;
+	corral_error err = {0};
+	char *orphan[] = {"sh", "-c", "(sleep 0.2 &); exit 0", NULL};
+	CHECK(run(sb, orphan, NULL, NULL, out, sizeof out, &st, &err) == 0 && st.exit_code == 0);
+	usleep(600 * 1000);
+	char *zombies[] = {"sh", "-c", "cat /proc/[0-9]*/stat | grep -c ') Z '", NULL};
+	CHECK(run(sb, zombies, NULL, NULL, out, sizeof out, &st, &err) == 0);
+	CHECK(strcmp(out, "0\n") == 0);
+}
+
 static void test_exec_errors(corral_sandbox *sb)
 {
 	corral_error err = {0};
@@ -682,6 +697,7 @@ int main(void)
 		test_basic(sb);
 		test_concurrent(sb);
 		test_signal(sb);
+		test_orphans(sb);
 		test_exec_errors(sb);
 		test_restrictions(sb);
 		test_fds_and_spawner(sb);
