@@ -73,8 +73,9 @@ __attribute__((noreturn)) static void child_main(const int stdio[3], const char 
 	 * pipes) are close-on-exec already; this covers any that is not. */
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		child_fail(errpipe, SPAWN_STAGE_FORK, errno);
-	environ = envp;
-	execvp(argv[0], argv);
+	/* execvpe, not environ = envp: the child shares the spawner's memory
+	 * until execve and writes none of it. */
+	execvpe(argv[0], argv, envp);
 	child_fail(errpipe, SPAWN_STAGE_EXEC, errno);
 }
 
