@@ -149,6 +149,12 @@ static void test_basic(corral_sandbox *sb)
 	CHECK(run(sb, pwd, NULL, "..", out, sizeof out, &st, &err) == 0);
 	CHECK(strcmp(out, "/home\n") == 0);
 
+	/* files written from outside are there for the processes */
+	CHECK(corral_sandbox_write_file(sb, "/tmp/note.txt", "from outside\n", 13, 0644, &err) == 0);
+	char *cat_note[] = {"cat", "/tmp/note.txt", NULL};
+	CHECK(run(sb, cat_note, NULL, NULL, out, sizeof out, &st, &err) == 0);
+	CHECK(strcmp(out, "from outside\n") == 0);
+
 	/* stdin from the caller */
 	int in[2], op[2];
 	CHECK(pipe2(in, O_CLOEXEC) == 0 && pipe2(op, O_CLOEXEC) == 0);
