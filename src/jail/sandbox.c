@@ -282,6 +282,9 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	}
 	if (create_cgroup(sb, err) < 0)
 		goto cleanup;
+	/* The caller reads an idle sandbox's processes' output itself. */
+	if (idle)
+		sb->enforcement.output = "none";
 	if (context_prepare(&ctx, policy, argv, idle,
 	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, err) < 0)
 		goto cleanup;

@@ -517,6 +517,8 @@ static void test_end(void)
 	CHECK(corral_sandbox_signal(sb, SIGTERM, &err) == 0);
 	pthread_join(w.thread, NULL);
 	CHECK(w.rc == 0 && w.result.status == CORRAL_STATUS_SIGNALED && w.result.signal == SIGTERM);
+	/* no output limit: the caller reads its processes' pipes */
+	CHECK(strcmp(w.result.enforcement.output, "none") == 0);
 	for (int i = 0; i < 3; i++) {
 		corral_process_status st;
 		if (!procs[i])
