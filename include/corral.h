@@ -215,8 +215,9 @@ typedef struct corral_exec_request {
 	char *const *env;      /* NULL or NULL-terminated "NAME=VALUE", over the policy's */
 	const char *cwd;       /* NULL: the policy's cwd; relative: to the policy's cwd */
 	int stdin_fd;          /* the caller's descriptors (dup'd into the process, */
-	int stdout_fd;         /* the caller keeps its own); -1: /dev/null */
-	int stderr_fd;
+	int stdout_fd;         /* the caller keeps its own); -1: /dev/null. What */
+	int stderr_fd;         /* the process starts may keep them open after it
+	                        * ends: watch corral_process_pollfd, not only EOF. */
 } corral_exec_request;
 
 /* argv, env and cwd of one request: at most this many bytes (with their
