@@ -89,7 +89,8 @@ int spawn_await_reply(int sock, int alive_fd, uint64_t id, int timeout_ms,
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = alive_fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+		                      {.fd = alive_fd, .events = POLLIN}};
 		int ready = poll(p, alive_fd >= 0 ? 2 : 1, (int)left);
 		if (ready < 0 && errno != EINTR)
 			return -1;
@@ -159,7 +160,8 @@ int exec_await_ready(corral_sandbox *sb, corral_error *err)
 		                 "the sandbox ended before it was ready");
 	}
 	if (r.type != SPAWN_REPLY_READY)
-		return error_set(err, CORRAL_ERR_SETUP, 0, "the sandbox's spawner sent an invalid reply");
+		return error_set(err, CORRAL_ERR_SETUP, 0,
+		                 "the sandbox's spawner sent an invalid reply");
 	return 0;
 }
 
@@ -207,7 +209,8 @@ static int build_request(const corral_sandbox *sb, const corral_exec_request *re
 	for (size_t i = 0; req->env && req->env[i]; i++) {
 		const char *eq = strchr(req->env[i], '=');
 		if (!eq || eq == req->env[i])
-			return error_set(err, CORRAL_ERR_USAGE, 0, "exec %s: environment entry %s is not NAME=VALUE",
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "exec %s: environment entry %s is not NAME=VALUE",
 			                 req->argv[0], req->env[i]);
 	}
 	for (size_t i = 0; i < sb->env.n; i++) {
@@ -393,8 +396,9 @@ int corral_sandbox_exec(corral_sandbox *sb, const corral_exec_request *req,
 		if (got_errno == ESRCH)
 			ended_error(req->argv[0], err);
 		else if (got_errno == ETIMEDOUT)
-			error_set(err, CORRAL_ERR_INTERNAL, 0, "exec %s: the sandbox did not answer within %d s",
-			          req->argv[0], EXEC_REPLY_TIMEOUT_MS / 1000);
+			error_set(err, CORRAL_ERR_INTERNAL, 0,
+			          "exec %s: the sandbox did not answer within %d s", req->argv[0],
+			          EXEC_REPLY_TIMEOUT_MS / 1000);
 		else
 			error_set(err, CORRAL_ERR_INTERNAL, got_errno, "exec %s: reply", req->argv[0]);
 		goto cleanup;
@@ -404,8 +408,8 @@ int corral_sandbox_exec(corral_sandbox *sb, const corral_exec_request *req,
 		goto cleanup;
 	}
 	if (r.type != SPAWN_REPLY_STARTED || r.pid <= 0) {
-		error_set(err, CORRAL_ERR_INTERNAL, 0, "exec %s: the sandbox's spawner sent an invalid reply",
-		          req->argv[0]);
+		error_set(err, CORRAL_ERR_INTERNAL, 0,
+		          "exec %s: the sandbox's spawner sent an invalid reply", req->argv[0]);
 		goto cleanup;
 	}
 	proc->sb = sb;
@@ -492,8 +496,8 @@ int corral_process_signal(corral_process *proc, int sig, corral_error *err)
 		return error_set(err, CORRAL_ERR_USAGE, EINVAL, "signal process %d", (int)proc->pid);
 	if (request_signal(proc, sig) < 0) {
 		if (errno == EPIPE || errno == ECONNRESET)
-			return error_set(err, CORRAL_ERR_USAGE, ESRCH, "signal process %d: the sandbox has ended",
-			                 (int)proc->pid);
+			return error_set(err, CORRAL_ERR_USAGE, ESRCH,
+			                 "signal process %d: the sandbox has ended", (int)proc->pid);
 		return error_errno(err, "signal process %d", (int)proc->pid);
 	}
 	return 0;

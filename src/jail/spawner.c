@@ -89,9 +89,10 @@ __attribute__((noinline)) static pid_t start_child(const int stdio[3], const cha
                                                    char **argv, char **envp,
                                                    const int errpipe[2])
 {
-	pid_t pid = vfork(); // NOLINT(clang-analyzer-security.insecureAPI.vfork): see above
+	pid_t pid = vfork(); // NOLINT(clang-analyzer-security.insecureAPI.vfork)
 	if (pid == 0)
-		child_main(stdio, cwd, argv, envp, errpipe[1]); // NOLINT(clang-analyzer-unix.Vfork): see above
+		// NOLINTNEXTLINE(clang-analyzer-unix.Vfork): see above
+		child_main(stdio, cwd, argv, envp, errpipe[1]);
 	return pid;
 }
 
@@ -320,7 +321,8 @@ void spawner_main(struct jail_context *ctx)
 	reply(sock, 0, SPAWN_REPLY_READY, 0, 0, 0);
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = sock, .events = POLLIN}, {.fd = sigfd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+		                      {.fd = sigfd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
