@@ -207,6 +207,45 @@ static void test_concurrent(corral_sandbox *sb)
 	}
 }
 
+struct exec_thread {
+	corral_sandbox *sb;
+	pthread_t thread;
+	int index;
+	int good;
+};
+
+static void *exec_thread_main(void *arg)
+{
+	struct exec_thread *t = arg;
+	for (int i = 0; i < 10; i++) {
+		char word[32], out[64], want[40];
+		snprintf(word, sizeof word, "t%d-%d", t->index, i);
+		char *echo[] = {"echo", word, NULL};
+		corral_process_status st;
+		corral_error err = {0};
+		snprintf(want, sizeof want, "%s\n", word);
+		if (run(t->sb, echo, NULL, NULL, out, sizeof out, &st, &err) == 0 &&
+		    strcmp(out, want) == 0 && st.state == CORRAL_PROCESS_EXITED && st.exit_code == 0)
+			t->good++;
+	}
+	return NULL;
+}
+
+/* Several threads exec into one sandbox at once. */
+static void test_threads(corral_sandbox *sb)
+{
+	enum { T = 4 };
+	struct exec_thread threads[T];
+	for (int i = 0; i < T; i++) {
+		threads[i] = (struct exec_thread){.sb = sb, .index = i};
+		CHECK(pthread_create(&threads[i].thread, NULL, exec_thread_main, &threads[i]) == 0);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(threads[i].thread, NULL);
+		CHECK(threads[i].good == 10);
+	}
+}
+
 static void test_signal(corral_sandbox *sb)
 {
 	corral_error err = {0};
@@ -704,6 +743,7 @@ int main(void)
 		waiter_start(&w, sb);
 		test_basic(sb);
 		test_concurrent(sb);
+		test_threads(sb);
 		test_signal(sb);
 		test_orphans(sb);
 		test_exec_errors(sb);
