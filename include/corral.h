@@ -2,8 +2,8 @@
  * libcorral — run untrusted code on Linux, isolated.
  *
  * The public API: a policy (built from setters or from its JSON form), a
- * sandbox started from a policy and an argv, and a result. Everything else
- * in the library is internal.
+ * sandbox started from a policy and an argv (or idle, running commands on
+ * request), and a result. Everything else in the library is internal.
  *
  * Error convention: fallible functions return 0 on success and -1 on failure,
  * filling the caller's corral_error (which may be NULL) with a kind, the errno
@@ -175,14 +175,18 @@ typedef struct corral_result {
 	size_t n_denials;
 } corral_result;
 
-/* Start `argv` under `policy`. The caller must not touch the sandbox's
- * processes except through these functions. */
+/* Start `argv` under `policy`; the sandbox ends when the command does.
+ * The caller must not touch the sandbox's processes except through these
+ * functions. For a sandbox that runs several commands, see
+ * corral_sandbox_start_idle below. */
 int corral_sandbox_start(const corral_policy *policy, char *const argv[], const corral_io *io,
                          corral_sandbox **out, corral_error *err);
 /* A pidfd for the sandbox's supervisor side: becomes readable when the
  * sandbox has finished (then call corral_sandbox_wait). */
 int corral_sandbox_pollfd(const corral_sandbox *sb);
-/* Deliver `sig` to the sandboxed command (forwarded by corral's init). */
+/* Deliver `sig` to the sandboxed command (forwarded by corral's init); in
+ * an idle sandbox, to its spawner: a signal that terminates ends the
+ * sandbox, SIGKILL kills init itself. */
 int corral_sandbox_signal(corral_sandbox *sb, int sig, corral_error *err);
 /* Wait for the command to finish; every process of the sandbox is gone when
  * this returns. */
@@ -198,6 +202,88 @@ void corral_sandbox_free(corral_sandbox *sb);
  * proxy variables. Path rules need a sandbox started with interception. */
 int corral_sandbox_set_net_rules(corral_sandbox *sb, const char *const *rules, size_t n_rules,
                                  corral_error *err);
+
+/* ---- commands in a running sandbox -------------------------------------
+ *
+ * A sandbox started without a command stays up, its namespaces, mounts,
+ * cgroup and limits in place, and runs commands on request. Each process
+ * is restricted exactly as the command of corral_sandbox_start is (the
+ * sandbox user's ids, no capabilities, no_new_privs, landlock, seccomp,
+ * the sandbox's cgroup, so its memory, pids and CPU limits cover every
+ * process together), and receives only the three stdio descriptors.
+ *
+ * An idle sandbox ends on its wall-clock limit (counted from its start,
+ * idle time included), on any other limit (an OOM kill of one process
+ * ends the whole sandbox, as it would a command's), on
+ * corral_sandbox_signal with a signal whose default action terminates
+ * (SIGTERM, SIGINT, SIGHUP, ...; corral_sandbox_wait then reports
+ * CORRAL_STATUS_SIGNALED with that signal), or on corral_sandbox_free.
+ * Processes still running then end with it (CORRAL_PROCESS_LOST).
+ * corral_sandbox_wait enforces the limits and answers the seccomp
+ * listener while it waits, so run it (typically in a thread of its own)
+ * while processes run; the calls below are safe from other threads, and
+ * against each other, except on one corral_process from two threads.
+ * Output limits do not apply: the caller owns its processes' pipes. */
+
+/* Start a sandbox with no command; returns once it is ready for
+ * corral_sandbox_exec (setup errors are reported here). */
+int corral_sandbox_start_idle(const corral_policy *policy, corral_sandbox **out,
+                              corral_error *err);
+
+typedef struct corral_exec_request {
+	char *const *argv;     /* required, NULL-terminated; argv[0] is looked up in PATH */
+	char *const *env;      /* NULL or NULL-terminated "NAME=VALUE", over the policy's */
+	const char *cwd;       /* NULL: the policy's cwd; relative: to the policy's cwd */
+	int stdin_fd;          /* the caller's descriptors (dup'd into the process, */
+	int stdout_fd;         /* the caller keeps its own); -1: /dev/null. What */
+	int stderr_fd;         /* the process starts may keep them open after it
+	                        * ends: watch corral_process_pollfd, not only EOF. */
+} corral_exec_request;
+
+/* argv, env and cwd of one request: at most this many bytes (with their
+ * NULs) and CORRAL_EXEC_STRINGS_MAX strings. */
+#define CORRAL_EXEC_BYTES_MAX (128 * 1024)
+#define CORRAL_EXEC_STRINGS_MAX 4096
+
+typedef struct corral_process corral_process;
+
+enum corral_process_state {
+	CORRAL_PROCESS_RUNNING,
+	CORRAL_PROCESS_EXITED,    /* exit_code is set */
+	CORRAL_PROCESS_SIGNALED,  /* signal is set */
+	CORRAL_PROCESS_LOST,      /* the sandbox ended (a limit, a kill) before the
+	                           * process's end was reported; corral_sandbox_wait
+	                           * tells why */
+};
+
+typedef struct corral_process_status {
+	enum corral_process_state state;
+	int exit_code;
+	int signal;
+} corral_process_status;
+
+/* Run a command in an idle sandbox. Returns once the program runs
+ * (execve succeeded); a program that does not exist fails with
+ * CORRAL_ERR_EXEC_NOT_FOUND, one that cannot be executed with
+ * CORRAL_ERR_EXEC_DENIED (corral_error_exit_code: 127, 126), a missing cwd
+ * with CORRAL_ERR_USAGE; a sandbox that has ended with CORRAL_ERR_USAGE
+ * and errnum ESRCH. */
+int corral_sandbox_exec(corral_sandbox *sb, const corral_exec_request *req,
+                        corral_process **out, corral_error *err);
+/* The process's pid inside the sandbox's pid namespace (informational). */
+pid_t corral_process_pid(const corral_process *proc);
+/* Becomes readable when the process has ended or the sandbox is gone
+ * (then corral_process_wait does not block). */
+int corral_process_pollfd(const corral_process *proc);
+/* Deliver `sig` to the process (not to its children). */
+int corral_process_signal(corral_process *proc, int sig, corral_error *err);
+/* Wait up to timeout_ms (-1: no limit, 0: just look) for the process's end.
+ * status->state is CORRAL_PROCESS_RUNNING if it has not ended yet. */
+int corral_process_wait(corral_process *proc, int timeout_ms, corral_process_status *status,
+                        corral_error *err);
+/* Kills the process if it still runs, and releases the handle. Free every
+ * process before its sandbox. */
+void corral_process_free(corral_process *proc);
 
 /* ---- files of a running sandbox ----------------------------------------
  *

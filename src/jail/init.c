@@ -38,7 +38,7 @@ static void send_message(int fd, uint32_t type, int wait_status, const corral_er
 	(void)write_all(fd, &msg, sizeof msg);
 }
 
-__attribute__((noreturn)) static void fail_setup(struct jail_context *ctx, corral_error *err)
+void jail_fail_setup(struct jail_context *ctx, corral_error *err)
 {
 	send_message(ctx->status_write_fd, JAIL_MSG_SETUP_ERROR, 0, err);
 	_exit(CORRAL_EXIT_FAILURE);
@@ -87,8 +87,9 @@ static int limit_sysv_shm(uint64_t memory_bytes, corral_error *err)
 	return 0;
 }
 
-/* Close every descriptor above stdio except the two init still needs. */
-static void close_fds_except(int a, int b)
+/* Close every descriptor above stdio except two (init's status pipe and
+ * signalfd; the spawner's socket and signalfd). */
+void jail_close_fds_except(int a, int b)
 {
 	int lo = a < b ? a : b, hi = a < b ? b : a;
 	if (lo > 3)
@@ -109,11 +110,8 @@ static int setup_io(struct jail_context *ctx, corral_error *err)
 	return 0;
 }
 
-__attribute__((noreturn)) static void command_main(struct jail_context *ctx)
+int jail_restrict(struct jail_context *ctx, corral_error *err)
 {
-	corral_error err = {0};
-	int status_fd = ctx->status_write_fd;
-
 	/* Ignored signals survive execve: the caller may ignore SIGPIPE (a
 	 * server does), the command must not inherit that. */
 	for (int sig = 1; sig < SIGRTMIN; sig++)
@@ -125,32 +123,37 @@ __attribute__((noreturn)) static void command_main(struct jail_context *ctx)
 
 	/* A new session: the command has no controlling terminal, so it can
 	 * never push keystrokes into the caller's. */
-	if (setsid() < 0) {
-		error_errno(&err, "setsid");
-		goto fail;
-	}
-	if (privileges_drop_to(ctx->ids.inside_uid, ctx->ids.inside_gid, ctx->ids.root_mode, &err) < 0)
-		goto fail;
-	if (chdir(ctx->cwd) < 0) {
-		error_set(&err, CORRAL_ERR_SETUP, errno, "working directory %s", ctx->cwd);
-		goto fail;
-	}
-	if (rlimit_plan_apply(&ctx->rlimits, &err) < 0)
-		goto fail;
+	if (setsid() < 0)
+		return error_errno(err, "setsid");
+	if (privileges_drop_to(ctx->ids.inside_uid, ctx->ids.inside_gid, ctx->ids.root_mode, err) < 0)
+		return -1;
+	if (chdir(ctx->cwd) < 0)
+		return error_set(err, CORRAL_ERR_SETUP, errno, "working directory %s", ctx->cwd);
+	if (rlimit_plan_apply(&ctx->rlimits, err) < 0)
+		return -1;
 	int abi = 0;
-	if (landlock_restrict(ctx->plan.grants, ctx->plan.n_grants, &abi, &err) < 0)
-		goto fail;
+	if (landlock_restrict(ctx->plan.grants, ctx->plan.n_grants, &abi, err) < 0)
+		return -1;
 	int listener = -1;
-	if (seccomp_program_install(ctx->seccomp, &listener, &err) < 0)
-		goto fail;
+	if (seccomp_program_install(ctx->seccomp, &listener, err) < 0)
+		return -1;
 	/* From here on a denied call waits for the supervisor's answer, so
 	 * hand it the listener first (sendmsg and close are allowed). */
 	if (listener >= 0) {
-		if (denials_send_listener(ctx->listener_sock, listener, &err) < 0)
-			goto fail;
+		if (denials_send_listener(ctx->listener_sock, listener, err) < 0)
+			return -1;
 		close(listener);
 	}
+	return 0;
+}
 
+__attribute__((noreturn)) static void command_main(struct jail_context *ctx)
+{
+	corral_error err = {0};
+	int status_fd = ctx->status_write_fd;
+
+	if (jail_restrict(ctx, &err) < 0)
+		goto fail;
 	/* Whatever the caller leaked to us stops at the sandbox's door. */
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
 		error_errno(&err, "close_range");
@@ -214,7 +217,7 @@ void jail_init_main(struct jail_context *ctx)
 	 * supervisor that died before this line is noticed too. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
 		error_errno(&err, "set parent-death signal");
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 	char go;
 	if (read_full(ctx->sync_read_fd, &go, 1) != 1)
@@ -223,17 +226,17 @@ void jail_init_main(struct jail_context *ctx)
 	 * sync byte): make it the root of our cgroup view. */
 	if (unshare(CLONE_NEWCGROUP) < 0) {
 		error_errno(&err, "unshare the cgroup namespace");
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 
 	if (privileges_set_ids(ctx->ids.setup_uid, ctx->ids.setup_gid, ctx->ids.root_mode, &err) < 0)
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	/* Changing the host euid (root mode) cleared the parent-death signal:
 	 * set it again, then make sure the supervisor did not die in between
 	 * (it holds the sync pipe's write end open for the sandbox's life). */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
 		error_errno(&err, "set parent-death signal");
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 	struct pollfd alive = {.fd = ctx->sync_read_fd, .events = POLLIN};
 	if (poll(&alive, 1, 0) != 0)
@@ -245,36 +248,36 @@ void jail_init_main(struct jail_context *ctx)
 	 * kernel's defaults (documented in docs/limits.md). */
 	if (limit_sysv_shm(ctx->policy->limits.memory_bytes, &err) < 0 &&
 	    !(!ctx->ids.root_mode && (err.errnum == EACCES || err.errnum == EPERM)))
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 
 	if (!ctx->ids.root_mode && mount_plan_open_trees(&ctx->plan, &err) < 0)
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	if (rootfs_build(&ctx->plan, &err) < 0)
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	/* The supervisor reaches files inside the sandbox through this root
 	 * (corral_sandbox_read_file and friends), never through host paths. */
 	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0 || fdpass_send(ctx->root_sock, root, "hand the root to the supervisor", &err) < 0) {
 		if (root < 0)
 			error_errno(&err, "open the sandbox's root");
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 	close(root);
 	close(ctx->root_sock);
 	const char *hostname = ctx->policy->hostname;
 	if (sethostname(hostname, strlen(hostname)) < 0) {
 		error_errno(&err, "sethostname %s", hostname);
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 	if (loopback_up(&err) < 0)
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	if (ctx->net_sock >= 0) {
 		if (net_capture_setup(&ctx->net_plan, ctx->net_sock, &err) < 0)
-			fail_setup(ctx, &err);
+			jail_fail_setup(ctx, &err);
 		close(ctx->net_sock);
 	}
 	if (setup_io(ctx, &err) < 0)
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -288,21 +291,25 @@ void jail_init_main(struct jail_context *ctx)
 	sigaddset(&mask, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
 		error_errno(&err, "block signals");
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 	int sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (sigfd < 0) {
 		error_errno(&err, "signalfd");
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 
+	/* An idle sandbox runs the spawner where a command would run: init
+	 * treats it exactly as the command (its end is the sandbox's). */
 	pid_t command = fork();
 	if (command < 0) {
-		error_errno(&err, "fork the command");
-		fail_setup(ctx, &err);
+		error_errno(&err, ctx->idle ? "fork the spawner" : "fork the command");
+		jail_fail_setup(ctx, &err);
 	}
 	if (command == 0) {
 		close(sigfd);
+		if (ctx->idle)
+			spawner_main(ctx);
 		command_main(ctx);
 	}
 
@@ -313,10 +320,10 @@ void jail_init_main(struct jail_context *ctx)
 		dup2(devnull, fd);
 	if (devnull > 2)
 		close(devnull);
-	close_fds_except(ctx->status_write_fd, sigfd);
+	jail_close_fds_except(ctx->status_write_fd, sigfd);
 	if (privileges_reduce_to_kill(&err) < 0) {
 		kill(command, SIGKILL);
-		fail_setup(ctx, &err);
+		jail_fail_setup(ctx, &err);
 	}
 	supervise(ctx, command, sigfd);
 }

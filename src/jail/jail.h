@@ -9,6 +9,9 @@
  *        exit kills everything left and reports the status.
  *          └─ command: drops every privilege, applies landlock and seccomp,
  *             execs.
+ *          or, in an idle sandbox (corral_sandbox_start_idle):
+ *          └─ spawner: restricted exactly as the command, once; then forks
+ *             and execs each corral_sandbox_exec request (spawner.h).
  *
  * All of the context is prepared in the supervisor so that init and the
  * command never allocate between clone and execve.
@@ -25,6 +28,7 @@
 #include "jail/sentinel.h"
 #include "net/egress.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -47,6 +51,9 @@ struct jail_context {
 	int status_write_fd;
 	int net_sock;      /* egress on: init hands its network listeners over here */
 	struct net_capture_plan net_plan;
+	bool idle;         /* no command: init runs the spawner */
+	int spawn_sock;    /* idle: the spawner's end of the request socket */
+	struct spawner_buffers *spawn_buf; /* idle: the spawner's memory, allocated here */
 };
 
 enum jail_message_type {
@@ -94,6 +101,12 @@ struct corral_sandbox {
 	enum corral_status limit_status;
 	corral_enforcement enforcement;
 	struct egress egress;         /* rules, listeners' plan, proxy (egress on) */
+	/* Idle sandboxes only (exec.c). */
+	bool idle;
+	int spawn_sock;               /* requests to the spawner, its replies; -1 */
+	pthread_mutex_t spawn_lock;   /* one request and its reply at a time */
+	uint64_t next_request_id;
+	struct environment env;       /* the policy's environment, for merging */
 };
 
 /* Wait for the sandbox, pumping output, enforcing the wall clock, CPU time,
@@ -104,5 +117,20 @@ void monitor_kill(corral_sandbox *sb);
 
 /* Runs in the cloned child; never returns. */
 __attribute__((noreturn)) void jail_init_main(struct jail_context *ctx);
+
+/* In init's child, for the command and the spawner alike: new session,
+ * ids, no capabilities, locked securebits, no_new_privs, cwd, rlimits,
+ * landlock, seccomp (its listener handed to the supervisor).
+ * Allocation-free. */
+int jail_restrict(struct jail_context *ctx, corral_error *err);
+/* Report a setup error to the supervisor and exit. */
+__attribute__((noreturn)) void jail_fail_setup(struct jail_context *ctx, corral_error *err);
+void jail_close_fds_except(int a, int b);
+
+/* The spawner (spawner.c): runs in init's child of an idle sandbox. */
+__attribute__((noreturn)) void spawner_main(struct jail_context *ctx);
+/* The supervisor's side of an idle sandbox (exec.c): wait until the
+ * spawner is ready (or init has failed). */
+int exec_await_ready(corral_sandbox *sb, corral_error *err);
 
 #endif

@@ -4,6 +4,7 @@
  * write its id maps, and release it. Waiting is in monitor.c.
  */
 #include "jail/jail.h"
+#include "jail/spawner.h"
 
 #include "corral_config.h"
 #include "cgroup/cgroup.h"
@@ -49,6 +50,8 @@ static void context_free(struct jail_context *ctx)
 	environment_free(&ctx->env);
 	seccomp_program_free(ctx->seccomp);
 	ctx->seccomp = NULL;
+	free(ctx->spawn_buf);
+	ctx->spawn_buf = NULL;
 }
 
 /* Root mode: writable binds are idmapped from their owner on disk to the
@@ -75,12 +78,13 @@ static int attach_idmaps(struct jail_context *ctx, corral_error *err)
  * one, the writable tmpfs mounts are also capped at the memory limit, so
  * /dev/shm and friends cannot hold more memory than --memory allows. */
 static int context_prepare(struct jail_context *ctx, const corral_policy *policy,
-                           char *const argv[], bool memory_in_cgroup, const struct egress *egress,
-                           corral_error *err)
+                           char *const argv[], bool idle, bool memory_in_cgroup,
+                           const struct egress *egress, corral_error *err)
 {
 	memset(ctx, 0, sizeof *ctx);
 	ctx->policy = policy;
 	ctx->argv = argv;
+	ctx->idle = idle;
 	ctx->cwd = policy_effective_cwd(policy);
 	ctx->io_fds[0] = ctx->io_fds[1] = ctx->io_fds[2] = -1;
 	ctx->sync_read_fd = -1;
@@ -88,7 +92,8 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 	ctx->listener_sock = -1;
 	ctx->root_sock = -1;
 	ctx->net_sock = -1;
-	if (!argv || !argv[0] || !argv[0][0])
+	ctx->spawn_sock = -1;
+	if (!idle && (!argv || !argv[0] || !argv[0][0]))
 		return error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 	if (jail_ids_init(&ctx->ids, policy, err) < 0)
 		return -1;
@@ -105,6 +110,13 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 	struct seccomp_options opts = {.notify_denials = true};
 	if (seccomp_program_build(&opts, &ctx->seccomp, err) < 0)
 		goto fail;
+	if (idle) {
+		ctx->spawn_buf = malloc(sizeof *ctx->spawn_buf);
+		if (!ctx->spawn_buf) {
+			error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "the spawner's buffers");
+			goto fail;
+		}
+	}
 	if (ctx->ids.root_mode) {
 		if (attach_idmaps(ctx, err) < 0)
 			goto fail;
@@ -236,12 +248,15 @@ static int setup_output(corral_sandbox *sb, struct jail_context *ctx, const corr
 	return 0;
 }
 
-int corral_sandbox_start(const corral_policy *policy, char *const argv[], const corral_io *io,
-                         corral_sandbox **out, corral_error *err)
+/* `idle`: no command; init runs the spawner, and the sandbox waits for
+ * corral_sandbox_exec (exec.c). */
+static int sandbox_start(const corral_policy *policy, char *const argv[], bool idle,
+                         const corral_io *io, corral_sandbox **out, corral_error *err)
 {
 	struct jail_context ctx;
 	int sync_pipe[2] = {-1, -1}, status_pipe[2] = {-1, -1}, child_out[2] = {-1, -1};
 	int listener_pair[2] = {-1, -1}, root_pair[2] = {-1, -1}, net_pair[2] = {-1, -1};
+	int spawn_pair[2] = {-1, -1};
 	int pidfd = -1;
 	corral_sandbox *sb = NULL;
 	int rc = -1;
@@ -261,17 +276,27 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->pump_fds[0] = sb->pump_fds[1] = -1;
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
-	if (!argv || !argv[0] || !argv[0][0]) {
+	sb->spawn_sock = -1;
+	sb->idle = idle;
+	pthread_mutex_init(&sb->spawn_lock, NULL);
+	if (!idle && (!argv || !argv[0] || !argv[0][0])) {
 		error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 		goto cleanup;
 	}
 	if (create_cgroup(sb, err) < 0)
 		goto cleanup;
+	/* The caller reads an idle sandbox's processes' output itself. */
+	if (idle)
+		sb->enforcement.output = "none";
 	if (egress_prepare(&sb->egress, policy, err) < 0)
 		goto cleanup;
-	if (context_prepare(&ctx, policy, argv,
+	if (context_prepare(&ctx, policy, argv, idle,
 	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, &sb->egress,
 	                    err) < 0)
+		goto cleanup;
+	/* Each exec's environment is the policy's (with egress's placeholders
+	 * and CA paths) and the request's over it. */
+	if (idle && environment_build(&sb->env, policy, sb->egress.env, sb->egress.n_env, err) < 0)
 		goto cleanup;
 	ctx.net_plan = sb->egress.plan;
 	if (sb->egress.rules &&
@@ -282,8 +307,14 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	ctx.net_sock = net_pair[1];
 	rlimit_plan_build(&ctx.rlimits, &sb->limits,
 	                  cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE);
-	if (setup_output(sb, &ctx, io, child_out, err) < 0)
+	/* An idle sandbox's processes write to the caller's own pipes. */
+	if (!idle && setup_output(sb, &ctx, io, child_out, err) < 0)
 		goto cleanup;
+	if (idle && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, spawn_pair) < 0) {
+		error_errno(err, "spawner socket pair");
+		goto cleanup;
+	}
+	ctx.spawn_sock = spawn_pair[1];
 	if (pipe2(sync_pipe, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener_pair) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, root_pair) < 0) {
@@ -309,6 +340,8 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 		close(root_pair[0]);
 		if (net_pair[0] >= 0)
 			close(net_pair[0]);
+		if (spawn_pair[0] >= 0)
+			close(spawn_pair[0]);
 		for (int i = 0; i < 2; i++)
 			if (sb->pump_fds[i] >= 0)
 				close(sb->pump_fds[i]);
@@ -329,6 +362,7 @@ int corral_sandbox_start(const corral_policy *policy, char *const argv[], const 
 	sb->sync_write_fd = steal_fd(&sync_pipe[1]);
 	sb->listener_sock = steal_fd(&listener_pair[0]);
 	sb->root_sock = steal_fd(&root_pair[0]);
+	sb->spawn_sock = steal_fd(&spawn_pair[0]);
 	/* The proxy serves the listeners init sends once they exist. */
 	if (net_pair[0] >= 0 && egress_start(&sb->egress, policy, steal_fd(&net_pair[0]), err) < 0) {
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
@@ -350,12 +384,45 @@ cleanup:
 			close(root_pair[i]);
 		if (net_pair[i] >= 0)
 			close(net_pair[i]);
+		if (spawn_pair[i] >= 0)
+			close(spawn_pair[i]);
 	}
 	if (pidfd >= 0)
 		close(pidfd);
 	corral_sandbox_free(sb);
 	context_free(&ctx);
 	return rc;
+}
+
+int corral_sandbox_start(const corral_policy *policy, char *const argv[], const corral_io *io,
+                         corral_sandbox **out, corral_error *err)
+{
+	return sandbox_start(policy, argv, false, io, out, err);
+}
+
+int corral_sandbox_start_idle(const corral_policy *policy, corral_sandbox **out,
+                              corral_error *err)
+{
+	corral_sandbox *sb = NULL;
+	*out = NULL;
+	if (sandbox_start(policy, NULL, true, NULL, &sb, err) < 0)
+		return -1;
+	corral_error ready_err = {0};
+	if (exec_await_ready(sb, &ready_err) == 0) {
+		*out = sb;
+		return 0;
+	}
+	/* Not ready: init's own report says why, when it made one. */
+	corral_error why = {0};
+	corral_result result;
+	bool timed_out = ready_err.errnum == ETIMEDOUT;
+	monitor_kill(sb);
+	if (corral_sandbox_wait(sb, &result, &why) < 0 && why.kind != CORRAL_OK && !timed_out)
+		ready_err = why;
+	if (err)
+		*err = ready_err;
+	corral_sandbox_free(sb);
+	return -1;
 }
 
 int corral_sandbox_pollfd(const corral_sandbox *sb)
@@ -408,6 +475,10 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->root_sock);
 	if (sb->root_fd >= 0)
 		close(sb->root_fd);
+	if (sb->spawn_sock >= 0)
+		close(sb->spawn_sock);
+	environment_free(&sb->env);
+	pthread_mutex_destroy(&sb->spawn_lock);
 	egress_free(&sb->egress);
 	free(sb);
 }

@@ -1,0 +1,515 @@
+/*
+ * Commands in a running sandbox, the supervisor's side: requests to the
+ * spawner (spawner.h), its replies, and each process's status pipe.
+ *
+ * The spawner runs as the sandboxed user, so whatever comes back from it
+ * is treated as hostile: replies are fixed-size records matched to the
+ * request id the supervisor chose, anything else is skipped (descriptors
+ * attached to it closed), every wait on it is bounded by a deadline and by
+ * init's pidfd, and a process's end arrives on a pipe only that process's
+ * handle reads. At worst a subverted spawner lies about its own sandbox's
+ * processes or stops answering; it cannot reach another sandbox's handles
+ * or make the supervisor block past the deadline.
+ */
+#include "jail/jail.h"
+#include "jail/spawner.h"
+
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long an exec request may take to be answered: the spawner replies
+ * once execve has succeeded or failed, normally within a millisecond. */
+#define EXEC_REPLY_TIMEOUT_MS 10000
+/* How long a request may wait for room in the socket's buffer. */
+#define SEND_TIMEOUT_MS 1000
+/* How long the sandbox may take to be built before it is ready. */
+#define READY_TIMEOUT_MS 30000
+
+struct corral_process {
+	corral_sandbox *sb;
+	uint64_t id;
+	pid_t pid;
+	int status_fd;
+	corral_process_status status;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Receive one reply; descriptors attached to it are closed (the kernel
+ * drops any that do not fit the control buffer). Returns the byte count,
+ * 0 at the peer's close, -1 with errno. */
+static ssize_t receive_reply(int sock, struct spawn_reply *r, bool *truncated)
+{
+	struct iovec iov = {.iov_base = r, .iov_len = sizeof *r};
+	union {
+		char b[CMSG_SPACE(SPAWN_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+	                     .msg_controllen = sizeof ctl.b};
+	ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+			close(fd);
+		}
+	}
+	*truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+	return n;
+}
+
+int spawn_await_reply(int sock, int alive_fd, uint64_t id, int timeout_ms,
+                      struct spawn_reply *reply)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		if (left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+		                      {.fd = alive_fd, .events = POLLIN}};
+		int ready = poll(p, alive_fd >= 0 ? 2 : 1, (int)left);
+		if (ready < 0 && errno != EINTR)
+			return -1;
+		if (ready <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			struct spawn_reply r;
+			bool truncated = false;
+			ssize_t n = receive_reply(sock, &r, &truncated);
+			if (n == 0) {
+				errno = ESRCH;
+				return -1;
+			}
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				return -1;
+			if (n == (ssize_t)sizeof r && !truncated && r.id == id) {
+				*reply = r;
+				return 0;
+			}
+			/* A stale reply (its request timed out) or garbage. */
+			continue;
+		}
+		if (p[0].revents || (alive_fd >= 0 && p[1].revents)) {
+			errno = ESRCH;
+			return -1;
+		}
+	}
+}
+
+bool spawn_status_decode(const void *rec, size_t len, corral_process_status *status)
+{
+	struct spawn_status s;
+	if (len != sizeof s)
+		return false;
+	memcpy(&s, rec, sizeof s);
+	if (s.type != SPAWN_STATUS_WAIT)
+		return false;
+	int ws = s.wait_status;
+	if (WIFEXITED(ws)) {
+		*status = (corral_process_status){.state = CORRAL_PROCESS_EXITED,
+		                                  .exit_code = WEXITSTATUS(ws)};
+		return true;
+	}
+	if (WIFSIGNALED(ws) && WTERMSIG(ws) > 0 && WTERMSIG(ws) <= SIGRTMAX) {
+		*status = (corral_process_status){.state = CORRAL_PROCESS_SIGNALED,
+		                                  .signal = WTERMSIG(ws)};
+		return true;
+	}
+	return false;
+}
+
+/* init's pidfd is readable once init has exited: the sandbox is over. */
+static bool sandbox_ended(const corral_sandbox *sb)
+{
+	struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+	return poll(&p, 1, 0) != 0;
+}
+
+int exec_await_ready(corral_sandbox *sb, corral_error *err)
+{
+	struct spawn_reply r;
+	if (spawn_await_reply(sb->spawn_sock, sb->pidfd, 0, READY_TIMEOUT_MS, &r) < 0) {
+		if (errno == ETIMEDOUT)
+			return error_set(err, CORRAL_ERR_SETUP, ETIMEDOUT,
+			                 "the sandbox was not ready within %d s", READY_TIMEOUT_MS / 1000);
+		return error_set(err, CORRAL_ERR_SETUP, errno == ESRCH ? 0 : errno,
+		                 "the sandbox ended before it was ready");
+	}
+	if (r.type != SPAWN_REPLY_READY)
+		return error_set(err, CORRAL_ERR_SETUP, 0,
+		                 "the sandbox's spawner sent an invalid reply");
+	return 0;
+}
+
+/* "NAME=..." entries name the same variable. */
+static bool same_name(const char *a, const char *b)
+{
+	size_t n = strcspn(a, "=");
+	return strncmp(a, b, n) == 0 && b[n] == '=';
+}
+
+/* Whether env[i] is overridden by a later entry of the request. */
+static bool overridden(char *const *env, size_t i)
+{
+	for (size_t j = i + 1; env[j]; j++)
+		if (same_name(env[i], env[j]))
+			return true;
+	return false;
+}
+
+/* Append one string; false when the request would be too large. */
+static bool put(char *buf, size_t *len, uint32_t *count, uint32_t *total, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	if (n > SPAWN_STRINGS_BYTES - *len || *total >= SPAWN_STRINGS_MAX)
+		return false;
+	memcpy(buf + *len, s, n);
+	*len += n;
+	(*count)++;
+	(*total)++;
+	return true;
+}
+
+/* The request's strings after `header`: argv, the policy's environment
+ * with the request's over it, cwd. */
+static int build_request(const corral_sandbox *sb, const corral_exec_request *req,
+                         struct spawn_request *header, char *strings, corral_error *err)
+{
+	size_t len = 0;
+	uint32_t total = 0;
+	memset(header, 0, sizeof *header);
+	header->type = SPAWN_REQ_EXEC;
+	for (size_t i = 0; req->argv[i]; i++)
+		if (!put(strings, &len, &header->argc, &total, req->argv[i]))
+			goto too_big;
+	for (size_t i = 0; req->env && req->env[i]; i++) {
+		const char *eq = strchr(req->env[i], '=');
+		if (!eq || eq == req->env[i])
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "exec %s: environment entry %s is not NAME=VALUE",
+			                 req->argv[0], req->env[i]);
+	}
+	for (size_t i = 0; i < sb->env.n; i++) {
+		bool replaced = false;
+		for (size_t j = 0; req->env && req->env[j] && !replaced; j++)
+			replaced = same_name(sb->env.vars[i], req->env[j]);
+		if (!replaced && !put(strings, &len, &header->envc, &total, sb->env.vars[i]))
+			goto too_big;
+	}
+	for (size_t i = 0; req->env && req->env[i]; i++)
+		if (!overridden(req->env, i) && !put(strings, &len, &header->envc, &total, req->env[i]))
+			goto too_big;
+	if (req->cwd) {
+		uint32_t ignored = 0;
+		if (!req->cwd[0])
+			return error_set(err, CORRAL_ERR_USAGE, 0, "exec %s: empty working directory",
+			                 req->argv[0]);
+		if (!put(strings, &len, &ignored, &total, req->cwd))
+			goto too_big;
+		header->has_cwd = 1;
+	}
+	header->strings_len = (uint32_t)len;
+	return 0;
+too_big:
+	return error_set(err, CORRAL_ERR_USAGE, E2BIG,
+	                 "exec %s: argv, environment and cwd exceed %d bytes or %d strings",
+	                 req->argv[0], SPAWN_STRINGS_BYTES, SPAWN_STRINGS_MAX);
+}
+
+static int send_request(int sock, const void *data, size_t len, const int *fds, int n_fds)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union {
+		char b[CMSG_SPACE(SPAWN_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof ctl);
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n_fds > 0) {
+		msg.msg_control = ctl.b;
+		msg.msg_controllen = CMSG_SPACE((size_t)n_fds * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN((size_t)n_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, (size_t)n_fds * sizeof(int));
+	}
+	/* The socket's buffer holds a few hundred small requests (signals
+	 * queue while the spawner waits for a child's execve); past that, wait
+	 * for room, but never longer than SEND_TIMEOUT_MS: a spawner that
+	 * stopped reading must not hold the supervisor. */
+	int64_t deadline = now_ms() + SEND_TIMEOUT_MS;
+	ssize_t n;
+	for (;;) {
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
+			break;
+		int64_t left = deadline - now_ms();
+		if (errno == EAGAIN) {
+			if (left <= 0)
+				break;
+			struct pollfd p = {.fd = sock, .events = POLLOUT};
+			if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+				return -1;
+			errno = EAGAIN;
+		}
+	}
+	if (n < 0)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/* A FAILED reply as the caller's error. The errno comes from the sandbox:
+ * only its value is used, and only within range. */
+static int failed_exec(const corral_exec_request *req, const struct spawn_reply *r,
+                       corral_error *err)
+{
+	const char *prog = req->argv[0];
+	int e = r->errnum > 0 && r->errnum < 4096 ? r->errnum : EIO;
+	switch (r->stage) {
+	case SPAWN_STAGE_EXEC:
+		if (e == ENOENT && !strchr(prog, '/'))
+			return error_set(err, CORRAL_ERR_EXEC_NOT_FOUND, 0, "%s: command not found", prog);
+		return error_set(err, e == ENOENT ? CORRAL_ERR_EXEC_NOT_FOUND : CORRAL_ERR_EXEC_DENIED,
+		                 e, "%s", prog);
+	case SPAWN_STAGE_CWD:
+		return error_set(err, CORRAL_ERR_USAGE, e, "exec %s: working directory %s", prog,
+		                 req->cwd ? req->cwd : "");
+	case SPAWN_STAGE_BUSY:
+		return error_set(err, CORRAL_ERR_USAGE, e, "exec %s: %d processes already run", prog,
+		                 SPAWN_SLOTS);
+	case SPAWN_STAGE_STDIO:
+		return error_set(err, CORRAL_ERR_SETUP, e, "exec %s: stdio", prog);
+	case SPAWN_STAGE_FORK:
+		return error_set(err, CORRAL_ERR_SETUP, e, "exec %s: fork", prog);
+	default:
+		return error_set(err, CORRAL_ERR_INTERNAL, e, "exec %s: request refused", prog);
+	}
+}
+
+static int ended_error(const char *prog, corral_error *err)
+{
+	return error_set(err, CORRAL_ERR_USAGE, ESRCH, "exec %s: the sandbox has ended", prog);
+}
+
+int corral_sandbox_exec(corral_sandbox *sb, const corral_exec_request *req,
+                        corral_process **out, corral_error *err)
+{
+	int status_pipe[2] = {-1, -1};
+	struct spawn_request *msg = NULL;
+	corral_process *proc = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (!req || !req->argv || !req->argv[0] || !req->argv[0][0])
+		return error_set(err, CORRAL_ERR_USAGE, 0, "exec: no command given");
+	if (!sb->idle)
+		return error_set(err, CORRAL_ERR_USAGE, 0,
+		                 "exec %s: the sandbox runs a command of its own (start it idle)",
+		                 req->argv[0]);
+	msg = malloc(sizeof *msg + SPAWN_STRINGS_BYTES);
+	proc = calloc(1, sizeof *proc);
+	if (!msg || !proc) {
+		error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "exec %s", req->argv[0]);
+		goto cleanup;
+	}
+	proc->status_fd = -1;
+	if (build_request(sb, req, msg, (char *)(msg + 1), err) < 0)
+		goto cleanup;
+	/* The process's end is reported on a pipe of its own: nothing the
+	 * sandbox says about one process can reach another's handle. */
+	if (pipe2(status_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		error_errno(err, "exec %s: status pipe", req->argv[0]);
+		goto cleanup;
+	}
+	int fds[SPAWN_FDS_MAX] = {status_pipe[1]};
+	int n_fds = 1;
+	const int stdio[3] = {req->stdin_fd, req->stdout_fd, req->stderr_fd};
+	for (int i = 0; i < 3; i++) {
+		if (stdio[i] >= 0) {
+			msg->fd_mask |= 1u << i;
+			fds[n_fds++] = stdio[i];
+		}
+	}
+
+	pthread_mutex_lock(&sb->spawn_lock);
+	if (sandbox_ended(sb)) {
+		pthread_mutex_unlock(&sb->spawn_lock);
+		ended_error(req->argv[0], err);
+		goto cleanup;
+	}
+	msg->id = ++sb->next_request_id;
+	proc->id = msg->id;
+	int sent = send_request(sb->spawn_sock, msg, sizeof *msg + msg->strings_len, fds, n_fds);
+	int send_errno = errno;
+	struct spawn_reply r = {0};
+	int got = -1, got_errno = 0;
+	if (sent == 0) {
+		close(status_pipe[1]);
+		status_pipe[1] = -1;
+		got = spawn_await_reply(sb->spawn_sock, sb->pidfd, proc->id, EXEC_REPLY_TIMEOUT_MS, &r);
+		got_errno = errno;
+	}
+	pthread_mutex_unlock(&sb->spawn_lock);
+
+	if (sent < 0) {
+		if (send_errno == EPIPE || send_errno == ECONNRESET || send_errno == ECONNREFUSED)
+			ended_error(req->argv[0], err);
+		else if (send_errno == EBADF)
+			error_set(err, CORRAL_ERR_USAGE, EBADF, "exec %s: stdio descriptor", req->argv[0]);
+		else if (send_errno == EAGAIN)
+			error_set(err, CORRAL_ERR_INTERNAL, 0,
+			          "exec %s: the sandbox is not taking requests", req->argv[0]);
+		else
+			error_set(err, CORRAL_ERR_INTERNAL, send_errno, "exec %s: request", req->argv[0]);
+		goto cleanup;
+	}
+	if (got < 0) {
+		if (got_errno == ESRCH)
+			ended_error(req->argv[0], err);
+		else if (got_errno == ETIMEDOUT)
+			error_set(err, CORRAL_ERR_INTERNAL, 0,
+			          "exec %s: the sandbox did not answer within %d s", req->argv[0],
+			          EXEC_REPLY_TIMEOUT_MS / 1000);
+		else
+			error_set(err, CORRAL_ERR_INTERNAL, got_errno, "exec %s: reply", req->argv[0]);
+		goto cleanup;
+	}
+	if (r.type == SPAWN_REPLY_FAILED) {
+		failed_exec(req, &r, err);
+		goto cleanup;
+	}
+	if (r.type != SPAWN_REPLY_STARTED || r.pid <= 0) {
+		error_set(err, CORRAL_ERR_INTERNAL, 0,
+		          "exec %s: the sandbox's spawner sent an invalid reply", req->argv[0]);
+		goto cleanup;
+	}
+	proc->sb = sb;
+	proc->pid = r.pid;
+	proc->status_fd = status_pipe[0];
+	status_pipe[0] = -1;
+	proc->status.state = CORRAL_PROCESS_RUNNING;
+	*out = proc;
+	proc = NULL;
+	rc = 0;
+cleanup:
+	for (int i = 0; i < 2; i++)
+		if (status_pipe[i] >= 0)
+			close(status_pipe[i]);
+	free(msg);
+	free(proc);
+	return rc;
+}
+
+pid_t corral_process_pid(const corral_process *proc)
+{
+	return proc->pid;
+}
+
+int corral_process_pollfd(const corral_process *proc)
+{
+	return proc->status_fd;
+}
+
+int corral_process_wait(corral_process *proc, int timeout_ms, corral_process_status *status,
+                        corral_error *err)
+{
+	if (proc->status.state != CORRAL_PROCESS_RUNNING) {
+		*status = proc->status;
+		return 0;
+	}
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	for (;;) {
+		int64_t left = timeout_ms < 0 ? -1 : deadline - now_ms();
+		struct pollfd p = {.fd = proc->status_fd, .events = POLLIN};
+		int ready = poll(&p, 1, left < 0 ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left));
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready < 0)
+			return error_errno(err, "wait for process %d", (int)proc->pid);
+		if (ready == 0) {
+			if (timeout_ms >= 0 && now_ms() >= deadline)
+				break;
+			continue;
+		}
+		/* One byte more than a record: anything but exactly one record
+		 * is not one. */
+		char rec[sizeof(struct spawn_status) + 1];
+		ssize_t n = read(proc->status_fd, rec, sizeof rec);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return error_errno(err, "wait for process %d", (int)proc->pid);
+		if (!spawn_status_decode(rec, (size_t)n, &proc->status))
+			proc->status = (corral_process_status){.state = CORRAL_PROCESS_LOST};
+		break;
+	}
+	*status = proc->status;
+	return 0;
+}
+
+static int request_signal(corral_process *proc, int sig)
+{
+	struct spawn_request msg = {.type = SPAWN_REQ_SIGNAL, .id = proc->id, .signal = sig};
+	pthread_mutex_lock(&proc->sb->spawn_lock);
+	int rc = send_request(proc->sb->spawn_sock, &msg, sizeof msg, NULL, 0);
+	pthread_mutex_unlock(&proc->sb->spawn_lock);
+	return rc;
+}
+
+int corral_process_signal(corral_process *proc, int sig, corral_error *err)
+{
+	corral_process_status st;
+	if (corral_process_wait(proc, 0, &st, err) < 0)
+		return -1;
+	if (st.state != CORRAL_PROCESS_RUNNING)
+		return error_set(err, CORRAL_ERR_USAGE, ESRCH, "signal process %d", (int)proc->pid);
+	if (sig < 0 || sig > SIGRTMAX)
+		return error_set(err, CORRAL_ERR_USAGE, EINVAL, "signal process %d", (int)proc->pid);
+	if (request_signal(proc, sig) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			return error_set(err, CORRAL_ERR_USAGE, ESRCH,
+			                 "signal process %d: the sandbox has ended", (int)proc->pid);
+		return error_errno(err, "signal process %d", (int)proc->pid);
+	}
+	return 0;
+}
+
+void corral_process_free(corral_process *proc)
+{
+	if (!proc)
+		return;
+	corral_process_status st = {.state = CORRAL_PROCESS_LOST};
+	if (corral_process_wait(proc, 0, &st, NULL) == 0 && st.state == CORRAL_PROCESS_RUNNING)
+		(void)request_signal(proc, SIGKILL);
+	close(proc->status_fd);
+	free(proc);
+}
