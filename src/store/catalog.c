@@ -87,11 +87,10 @@ static int run(corral_store *store, sqlite3_stmt *st, corral_error *err)
 	return 0;
 }
 
-static int run_text(corral_store *store, const char *sql, const char *a, const char *b,
-                    corral_error *err)
+/* A statement with one text parameter. */
+static int run_text(corral_store *store, const char *sql, const char *arg, corral_error *err)
 {
-	const char *args[] = {a, b};
-	return run(store, prepare(store, sql, err, 2, args), err);
+	return run(store, prepare(store, sql, err, 1, &arg), err);
 }
 
 /* Column 0 of every row, as strings. */
@@ -436,7 +435,7 @@ int catalog_remove_image(corral_store *store, const char *name, corral_error *er
 		strv_free(deps, n);
 		return -1;
 	}
-	return run_text(store, "DELETE FROM images WHERE name = ?1", name, NULL, err);
+	return run_text(store, "DELETE FROM images WHERE name = ?1", name, err);
 }
 
 int catalog_remove_snapshot(corral_store *store, const char *name, corral_error *err)
@@ -453,7 +452,7 @@ int catalog_remove_snapshot(corral_store *store, const char *name, corral_error 
 		strv_free(deps, n);
 		return -1;
 	}
-	return run_text(store, "DELETE FROM snapshots WHERE name = ?1", name, NULL, err);
+	return run_text(store, "DELETE FROM snapshots WHERE name = ?1", name, err);
 }
 
 int catalog_add_volume(corral_store *store, const char *name, uint64_t size_limit,
@@ -471,7 +470,7 @@ int catalog_add_volume(corral_store *store, const char *name, uint64_t size_limi
 
 int catalog_remove_volume(corral_store *store, const char *name, corral_error *err)
 {
-	return run_text(store, "DELETE FROM volumes WHERE name = ?1", name, NULL, err);
+	return run_text(store, "DELETE FROM volumes WHERE name = ?1", name, err);
 }
 
 int catalog_unused_layers(corral_store *store, char ***ids, size_t *n, corral_error *err)
@@ -487,7 +486,7 @@ int catalog_unused_layers(corral_store *store, char ***ids, size_t *n, corral_er
 
 int catalog_delete_layer(corral_store *store, const char *id, corral_error *err)
 {
-	return run_text(store, "DELETE FROM layers WHERE id = ?1", id, NULL, err);
+	return run_text(store, "DELETE FROM layers WHERE id = ?1", id, err);
 }
 
 static int exists(corral_store *store, const char *sql, const char *arg, bool *found,
