@@ -280,6 +280,12 @@ typedef struct corral_snapshot_info {
  * stacked on `base`, an image or a snapshot. Costs what the upper holds. */
 int corral_snapshot_create_from_upper(corral_store *store, const char *upper_dir,
                                       const char *base, const char *name, corral_error *err);
+/* The same from a persistent sandbox's state directory (docs/store.md):
+ * DIR/upper and DIR/work are its overlayfs upper and work directories,
+ * DIR/sandbox.json records what it runs on: {"image": NAME, "snapshot":
+ * NAME or null}. The snapshot stacks on that snapshot, else the image. */
+int corral_snapshot_create_from_state(corral_store *store, const char *state_dir,
+                                      const char *name, corral_error *err);
 int corral_snapshot_list(corral_store *store, corral_snapshot_info **snapshots,
                          size_t *n_snapshots, corral_error *err);
 /* One snapshot with its layers; free with corral_snapshot_info_free(info, 1). */
