@@ -27,7 +27,6 @@
 
 struct oci {
 	corral_store *store;
-	const char *dir;
 	int dir_fd;
 };
 
@@ -288,7 +287,7 @@ static int import_manifest(const struct oci *oci, const json_t *manifest, const 
 
 int oci_import(corral_store *store, const char *dir, const char *name, corral_error *err)
 {
-	struct oci oci = {.store = store, .dir = dir, .dir_fd = -1};
+	struct oci oci = {.store = store, .dir_fd = -1};
 	oci.dir_fd = store_open_source_dir("image import oci:", dir, err);
 	if (oci.dir_fd < 0)
 		return -1;

@@ -178,7 +178,7 @@ static int whiteout(int dir, const char *base, const char *path, corral_error *e
 		return error_set(err, CORRAL_ERR_USAGE, 0, "entry %s: bad whiteout", path);
 	if (clear_slot(dir, name, false, err) < 0)
 		return -1;
-	if (mknodat(dir, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+	if (mknodat(dir, name, S_IFCHR, makedev(0, 0)) < 0)
 		return error_errno(err, "entry %s: whiteout", path);
 	return 0;
 }
@@ -348,10 +348,9 @@ int oci_unpack_layer(int blob_fd, const char *digest_hex, int dst_fd, uint64_t *
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_zstd(a);   /* ARCHIVE_WARN if only a program could */
 	if (archive_read_open(a, r, NULL, blob_read, NULL) != ARCHIVE_OK) {
-		rc = check_digest(r, digest_hex, err);
-		if (rc == 0)
-			rc = error_set(err, CORRAL_ERR_USAGE, 0, "%s", archive_error_string(a));
-		rc = -1;
+		/* Not an archive at all: a wrong digest explains why best. */
+		if (check_digest(r, digest_hex, err) == 0)
+			error_set(err, CORRAL_ERR_USAGE, 0, "%s", archive_error_string(a));
 		goto out;
 	}
 	struct archive_entry *e;

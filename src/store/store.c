@@ -318,10 +318,9 @@ static int remove_contents(int fd, dev_t dev, uint64_t *bytes, unsigned depth)
 		return -1;
 	}
 	int rc = 0;
-	const struct dirent *de;
 	for (;;) {
 		errno = 0;
-		de = readdir(dir);
+		const struct dirent *de = readdir(dir);
 		if (!de) {
 			rc = errno ? -1 : 0;
 			break;
