@@ -41,7 +41,7 @@ static const char schema[] =
 	"CREATE INDEX snapshots_parent ON snapshots(parent);"
 	"CREATE INDEX snapshots_image ON snapshots(image);";
 
-static int db_error(corral_store *store, corral_error *err)
+int catalog_error(corral_store *store, corral_error *err)
 {
 	return error_set(err, CORRAL_ERR_SETUP, 0, "catalogue %s/catalog.db: %s", store->path,
 	                 store->db ? sqlite3_errmsg(store->db) : "out of memory");
@@ -50,24 +50,23 @@ static int db_error(corral_store *store, corral_error *err)
 static int exec(corral_store *store, const char *sql, corral_error *err)
 {
 	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-		return db_error(store, err);
+		return catalog_error(store, err);
 	return 0;
 }
 
-/* Prepare `sql` and bind the text arguments (NULL binds SQL NULL). */
-static sqlite3_stmt *prepare(corral_store *store, const char *sql, corral_error *err, int n_args,
-                             const char *const *args)
+sqlite3_stmt *catalog_prepare(corral_store *store, const char *sql, corral_error *err, int n_args,
+                              const char *const *args)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(store->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_error(store, err);
+		catalog_error(store, err);
 		return NULL;
 	}
 	for (int i = 0; i < n_args; i++) {
 		int rc = args[i] ? sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC)
 		                 : sqlite3_bind_null(st, i + 1);
 		if (rc != SQLITE_OK) {
-			db_error(store, err);
+			catalog_error(store, err);
 			sqlite3_finalize(st);
 			return NULL;
 		}
@@ -83,14 +82,14 @@ static int run(corral_store *store, sqlite3_stmt *st, corral_error *err)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return db_error(store, err);
+		return catalog_error(store, err);
 	return 0;
 }
 
 /* A statement with one text parameter. */
 static int run_text(corral_store *store, const char *sql, const char *arg, corral_error *err)
 {
-	return run(store, prepare(store, sql, err, 1, &arg), err);
+	return run(store, catalog_prepare(store, sql, err, 1, &arg), err);
 }
 
 /* Column 0 of every row, as strings. */
@@ -99,7 +98,7 @@ static int query_strings(corral_store *store, const char *sql, const char *arg, 
 {
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *st = prepare(store, sql, err, arg ? 1 : 0, &arg);
+	sqlite3_stmt *st = catalog_prepare(store, sql, err, arg ? 1 : 0, &arg);
 	if (!st)
 		return -1;
 	int rc;
@@ -118,7 +117,7 @@ static int query_strings(corral_store *store, const char *sql, const char *arg, 
 		strv_free(*out, *n);
 		*out = NULL;
 		*n = 0;
-		return db_error(store, err);
+		return catalog_error(store, err);
 	}
 	return 0;
 }
@@ -132,7 +131,7 @@ int catalog_open(corral_store *store, corral_error *err)
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
 	free(path);
 	if (rc != SQLITE_OK)
-		return db_error(store, err);
+		return catalog_error(store, err);
 	sqlite3_busy_timeout(store->db, 10000);
 	/* WAL: readers never wait for the writer. synchronous=FULL: a
 	 * committed change survives power loss, which the crash-safety of
@@ -140,13 +139,13 @@ int catalog_open(corral_store *store, corral_error *err)
 	if (exec(store, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
 	         err) < 0)
 		return -1;
-	sqlite3_stmt *st = prepare(store, "PRAGMA user_version", err, 0, NULL);
+	sqlite3_stmt *st = catalog_prepare(store, "PRAGMA user_version", err, 0, NULL);
 	if (!st)
 		return -1;
 	int version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
 	if (version < 0)
-		return db_error(store, err);
+		return catalog_error(store, err);
 	if (version > CATALOG_SCHEMA_VERSION)
 		return error_set(err, CORRAL_ERR_SETUP, 0,
 		                 "catalogue %s/catalog.db: schema version %d is newer than this "
@@ -194,7 +193,7 @@ void catalog_rollback(corral_store *store)
 int catalog_kind_of(corral_store *store, const char *name, enum catalog_kind *kind,
                     corral_error *err)
 {
-	sqlite3_stmt *st = prepare(store,
+	sqlite3_stmt *st = catalog_prepare(store,
 	                           "SELECT 1 FROM images WHERE name = ?1 UNION ALL "
 	                           "SELECT 2 FROM snapshots WHERE name = ?1",
 	                           err, 1, &name);
@@ -204,7 +203,7 @@ int catalog_kind_of(corral_store *store, const char *name, enum catalog_kind *ki
 	*kind = rc == SQLITE_ROW ? (enum catalog_kind)sqlite3_column_int(st, 0) : CATALOG_NONE;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(store, err);
+		return catalog_error(store, err);
 	return 0;
 }
 
@@ -226,7 +225,7 @@ static int run_layer_insert(corral_store *store, const char *id, uint64_t bytes,
 	char path[16 + STORE_ID_LEN];
 	snprintf(path, sizeof path, "layers/%s", id);
 	const char *args[] = {id, path, parent};
-	sqlite3_stmt *st = prepare(store,
+	sqlite3_stmt *st = catalog_prepare(store,
 	                           "INSERT INTO layers (id, path, parent, bytes, created) "
 	                           "VALUES (?1, ?2, ?3, ?4, ?5)",
 	                           err, 3, args);
@@ -246,7 +245,7 @@ int catalog_add_layer(corral_store *store, const char *id, uint64_t bytes, const
 int catalog_add_image(corral_store *store, const char *name, char *const *ids, size_t n,
                       corral_error *err)
 {
-	sqlite3_stmt *st = prepare(store, "INSERT INTO images (name, created) VALUES (?1, ?2)", err,
+	sqlite3_stmt *st = catalog_prepare(store, "INSERT INTO images (name, created) VALUES (?1, ?2)", err,
 	                           1, &name);
 	if (!st)
 		return -1;
@@ -255,7 +254,7 @@ int catalog_add_image(corral_store *store, const char *name, char *const *ids, s
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *args[] = {name, ids[i]};
-		st = prepare(store, "INSERT INTO image_layers (image, layer, position) VALUES (?1, ?2, ?3)",
+		st = catalog_prepare(store, "INSERT INTO image_layers (image, layer, position) VALUES (?1, ?2, ?3)",
 		             err, 2, args);
 		if (!st)
 			return -1;
@@ -270,7 +269,7 @@ int catalog_add_snapshot(corral_store *store, const corral_snapshot_info *snap,
                          corral_error *err)
 {
 	const char *args[] = {snap->name, snap->layer, snap->image, snap->parent};
-	sqlite3_stmt *st = prepare(store,
+	sqlite3_stmt *st = catalog_prepare(store,
 	                           "INSERT INTO snapshots (name, layer, image, parent, created, bytes) "
 	                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	                           err, 4, args);
@@ -279,138 +278,6 @@ int catalog_add_snapshot(corral_store *store, const corral_snapshot_info *snap,
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)snap->created);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)snap->bytes);
 	return run(store, st, err);
-}
-
-static char *column_dup(sqlite3_stmt *st, int col, bool *oom)
-{
-	const char *s = (const char *)sqlite3_column_text(st, col);
-	if (!s)
-		return NULL;
-	char *copy = strdup(s);
-	if (!copy)
-		*oom = true;
-	return copy;
-}
-
-/* Grow *items (of item_size bytes each) to hold one more; the new item is
- * zeroed. */
-static void *grow(void **items, size_t *n, size_t item_size)
-{
-	char *bigger = realloc(*items, (*n + 1) * item_size);
-	if (!bigger)
-		return NULL;
-	*items = bigger;
-	memset(bigger + *n * item_size, 0, item_size);
-	return bigger + (*n)++ * item_size;
-}
-
-int catalog_list_images(corral_store *store, corral_image_info **out, size_t *n,
-                        corral_error *err)
-{
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prepare(store,
-	                           "SELECT i.name, i.created, COUNT(l.id), COALESCE(SUM(l.bytes), 0) "
-	                           "FROM images i LEFT JOIN image_layers il ON il.image = i.name "
-	                           "LEFT JOIN layers l ON l.id = il.layer "
-	                           "GROUP BY i.name ORDER BY i.name",
-	                           err, 0, NULL);
-	if (!st)
-		return -1;
-	int rc;
-	bool oom = false;
-	while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		corral_image_info *img = grow((void **)out, n, sizeof **out);
-		if (!img) {
-			oom = true;
-			break;
-		}
-		img->name = column_dup(st, 0, &oom);
-		img->created = sqlite3_column_int64(st, 1);
-		img->n_layers = (size_t)sqlite3_column_int64(st, 2);
-		img->bytes = (uint64_t)sqlite3_column_int64(st, 3);
-	}
-	sqlite3_finalize(st);
-	if (oom || rc != SQLITE_DONE) {
-		corral_image_info_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return oom ? error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory") : db_error(store, err);
-	}
-	return 0;
-}
-
-int catalog_list_snapshots(corral_store *store, const char *name, corral_snapshot_info **out,
-                           size_t *n, corral_error *err)
-{
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prepare(store,
-	                           "SELECT name, layer, image, parent, created, bytes FROM snapshots "
-	                           "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
-	                           err, 1, &name);
-	if (!st)
-		return -1;
-	int rc;
-	bool oom = false;
-	while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		corral_snapshot_info *snap = grow((void **)out, n, sizeof **out);
-		if (!snap) {
-			oom = true;
-			break;
-		}
-		snap->name = column_dup(st, 0, &oom);
-		snap->layer = column_dup(st, 1, &oom);
-		snap->image = column_dup(st, 2, &oom);
-		snap->parent = column_dup(st, 3, &oom);
-		snap->created = sqlite3_column_int64(st, 4);
-		snap->bytes = (uint64_t)sqlite3_column_int64(st, 5);
-	}
-	sqlite3_finalize(st);
-	if (oom || rc != SQLITE_DONE) {
-		corral_snapshot_info_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return oom ? error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory") : db_error(store, err);
-	}
-	return 0;
-}
-
-int catalog_list_volumes(corral_store *store, const char *name, corral_volume_info **out,
-                         size_t *n, corral_error *err)
-{
-	*out = NULL;
-	*n = 0;
-	sqlite3_stmt *st = prepare(store,
-	                           "SELECT name, size_limit, created FROM volumes "
-	                           "WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
-	                           err, 1, &name);
-	if (!st)
-		return -1;
-	int rc;
-	bool oom = false;
-	while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		corral_volume_info *vol = grow((void **)out, n, sizeof **out);
-		if (!vol) {
-			oom = true;
-			break;
-		}
-		vol->name = column_dup(st, 0, &oom);
-		vol->size_limit = (uint64_t)sqlite3_column_int64(st, 1);
-		vol->created = sqlite3_column_int64(st, 2);
-		if (vol->name && asprintf(&vol->path, "%s/volumes/%s", store->path, vol->name) < 0) {
-			vol->path = NULL;
-			oom = true;
-		}
-	}
-	sqlite3_finalize(st);
-	if (oom || rc != SQLITE_DONE) {
-		corral_volume_info_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return oom ? error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory") : db_error(store, err);
-	}
-	return 0;
 }
 
 int catalog_image_layers(corral_store *store, const char *name, char ***ids, size_t *n,
@@ -458,7 +325,7 @@ int catalog_remove_snapshot(corral_store *store, const char *name, corral_error 
 int catalog_add_volume(corral_store *store, const char *name, uint64_t size_limit,
                        corral_error *err)
 {
-	sqlite3_stmt *st = prepare(store,
+	sqlite3_stmt *st = catalog_prepare(store,
 	                           "INSERT INTO volumes (name, size_limit, created) VALUES (?1, ?2, ?3)",
 	                           err, 1, &name);
 	if (!st)
@@ -492,13 +359,13 @@ int catalog_delete_layer(corral_store *store, const char *id, corral_error *err)
 static int exists(corral_store *store, const char *sql, const char *arg, bool *found,
                   corral_error *err)
 {
-	sqlite3_stmt *st = prepare(store, sql, err, 1, &arg);
+	sqlite3_stmt *st = catalog_prepare(store, sql, err, 1, &arg);
 	if (!st)
 		return -1;
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(store, err);
+		return catalog_error(store, err);
 	*found = rc == SQLITE_ROW;
 	return 0;
 }

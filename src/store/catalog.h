@@ -13,7 +13,14 @@
 
 #define CATALOG_SCHEMA_VERSION 1
 
+struct sqlite3_stmt;
+
 int catalog_open(corral_store *store, corral_error *err);
+/* Prepare `sql` and bind the text arguments (NULL binds SQL NULL). */
+struct sqlite3_stmt *catalog_prepare(corral_store *store, const char *sql, corral_error *err,
+                                     int n_args, const char *const *args);
+/* "catalogue STORE/catalog.db: SQLite's message"; returns -1. */
+int catalog_error(corral_store *store, corral_error *err);
 void catalog_close(corral_store *store);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK */
