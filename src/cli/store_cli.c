@@ -154,9 +154,9 @@ void store_cli_size(uint64_t bytes, char *buf, size_t size)
 		snprintf(buf, size, "%lluB", (unsigned long long)bytes);
 		return;
 	}
-	double v = (double)bytes;
-	int i = -1;
-	while (v >= 1024 && i < 4) {
+	double v = (double)bytes / 1024;
+	size_t i = 0;
+	while (v >= 1024 && i + 1 < sizeof units - 1) {
 		v /= 1024;
 		i++;
 	}

@@ -320,9 +320,9 @@ int layer_copy_tree(int src_fd, int dst_fd, struct layer_copy *lc, corral_error 
 		rc = error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
 	else if (fstat(src_fd, &st) < 0)
 		rc = fail(&c, err);
+	else if (copy_dir(&c, src_fd, dst_fd, 0, err) < 0)
+		rc = -1;
 	else
-		rc = copy_dir(&c, src_fd, dst_fd, 0, err);
-	if (rc == 0)
 		rc = finish_fd(&c, src_fd, dst_fd, &st, err);
 	if (c.links)
 		tdestroy(c.links, link_free);

@@ -64,16 +64,24 @@ static la_ssize_t blob_read(struct archive *a, void *data, const void **out)
 /* "a/./b/" → "a/b"; refuses absolute paths and "..". */
 static int clean_path(const char *in, char *out, size_t size, corral_error *err)
 {
-	if (in[0] == '/')
-		return error_set(err, CORRAL_ERR_USAGE, 0, "entry %.200s: absolute path refused", in);
+	/* Every failure returns -1 explicitly: the analyzer cannot see that
+	 * error_set() does, and would think `out` may be used unset. */
+	if (in[0] == '/') {
+		error_set(err, CORRAL_ERR_USAGE, 0, "entry %.200s: absolute path refused", in);
+		return -1;
+	}
 	size_t used = 0;
 	for (const char *p = in; *p;) {
 		size_t len = strcspn(p, "/");
-		if (len == 2 && p[0] == '.' && p[1] == '.')
-			return error_set(err, CORRAL_ERR_USAGE, 0, "entry %.200s: '..' refused", in);
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			error_set(err, CORRAL_ERR_USAGE, 0, "entry %.200s: '..' refused", in);
+			return -1;
+		}
 		if (len > 0 && !(len == 1 && p[0] == '.')) {
-			if (used + len + 2 > size)
-				return error_set(err, CORRAL_ERR_USAGE, ENAMETOOLONG, "entry %.200s", in);
+			if (used + len + 2 > size) {
+				error_set(err, CORRAL_ERR_USAGE, ENAMETOOLONG, "entry %.200s", in);
+				return -1;
+			}
 			if (used)
 				out[used++] = '/';
 			memcpy(out + used, p, len);
@@ -93,8 +101,10 @@ static int clean_path(const char *in, char *out, size_t size, corral_error *err)
 static int open_parent(struct unpacker *u, char *path, const char **base, corral_error *err)
 {
 	int fd = dup(u->root_fd);
-	if (fd < 0)
-		return error_errno(err, "dup");
+	if (fd < 0) {
+		error_errno(err, "dup");
+		return -1;
+	}
 	char *p = path;
 	for (char *slash; (slash = strchr(p, '/')) != NULL; p = slash + 1) {
 		*slash = '\0';
@@ -110,10 +120,12 @@ static int open_parent(struct unpacker *u, char *path, const char **base, corral
 		close(fd);
 		if (next < 0) {
 			if (saved == ELOOP || saved == ENOTDIR)
-				return error_set(err, CORRAL_ERR_USAGE, 0,
-				                 "entry %.200s: a parent is a symlink or not a directory (refused)",
-				                 path);
-			return error_set(err, CORRAL_ERR_SETUP, saved, "entry %s", path);
+				error_set(err, CORRAL_ERR_USAGE, 0,
+				          "entry %.200s: a parent is a symlink or not a directory (refused)",
+				          path);
+			else
+				error_set(err, CORRAL_ERR_SETUP, saved, "entry %s", path);
+			return -1;
 		}
 		fd = next;
 	}
@@ -331,7 +343,8 @@ static int check_digest(struct blob_reader *r, const char *want, corral_error *e
 int oci_unpack_layer(int blob_fd, const char *digest_hex, int dst_fd, uint64_t *budget,
                      uint64_t *bytes, corral_error *err)
 {
-	struct unpacker u = {.root_fd = dst_fd, .root = geteuid() == 0, .budget = budget};
+	uint64_t left = *budget;
+	struct unpacker u = {.root_fd = dst_fd, .root = geteuid() == 0, .budget = &left};
 	_cleanup_free_ struct blob_reader *r = calloc(1, sizeof *r);
 	struct archive *a = archive_read_new();
 	int rc = -1;
@@ -369,6 +382,7 @@ int oci_unpack_layer(int blob_fd, const char *digest_hex, int dst_fd, uint64_t *
 		rc = -1;
 	}
 	*bytes = u.bytes;
+	*budget = left;
 out:
 	if (r && r->md)
 		EVP_MD_CTX_free(r->md);

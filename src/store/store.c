@@ -94,7 +94,7 @@ static int open_subdir(corral_store *store, const char *name, corral_error *err)
 
 static int store_setup(corral_store *store, const char *dir, corral_error *err)
 {
-	char buf[PATH_MAX];
+	char buf[PATH_MAX] = "";
 	if (dir) {
 		if (!dir[0])
 			return error_set(err, CORRAL_ERR_USAGE, 0, "--state-dir: empty path");
