@@ -11,14 +11,18 @@ import hashlib
 import io
 import json
 import os
+import signal
 import pwd
 import sqlite3
 import stat
+import subprocess
 import tarfile
+import time
 
 import pytest
 
-from conftest import EXIT_FAILURE, as_user, assert_ok, assert_one_line_error, corral_raw, is_root
+from conftest import (EXIT_FAILURE, STARTED_PIDS, as_user, assert_ok, assert_one_line_error,
+                      corral_argv, corral_raw, is_root)
 
 EXIT_USAGE = 2
 
@@ -328,3 +332,48 @@ def test_newer_catalogue_refused(store):
 def test_help(cmd):
     proc = assert_ok(corral_raw(cmd, "--help"))
     assert proc.stdout.startswith(f"Usage: corral {cmd}")
+
+
+def _start(store, *args):
+    argv = corral_argv([str(a) for a in (*args, "--state-dir", store)])
+    # Its own process group: killing it also kills corral under runuser.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    STARTED_PIDS.append(proc.pid)
+    return proc
+
+
+def test_concurrent_imports_are_serialised(store, tmp_path):
+    src = make_tree(tmp_path / "src")
+    assert_ok(c(store, "image", "ls"))   # the store exists before the race
+    procs = [_start(store, "image", "import", src, f"img{i}") for i in range(4)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    assert [i["name"] for i in listing(store, "image")] == ["img0", "img1", "img2", "img3"]
+    assert len(os.listdir(store / "layers")) == 4
+    assert_store_clean(store)
+
+
+def test_killed_import_is_all_or_nothing(store, tmp_path):
+    """SIGKILL an import at some point: the image is then either listed and
+    complete, or absent; gc leaves a store with no trace of it."""
+    src = tmp_path / "big"
+    for d in range(20):
+        (src / f"d{d}").mkdir(parents=True)
+        for f in range(100):
+            (src / f"d{d}" / f"f{f}").write_bytes(b"x" * 4096)
+    give_to_user(src)
+    assert_ok(c(store, "image", "ls"))
+    for delay in (0.02, 0.1, 0.3):
+        proc = _start(store, "image", "import", src, "big")
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+        images = listing(store, "image")
+        if images:
+            (layer,) = os.listdir(store / "layers")
+            assert sum(len(files) for _, _, files in os.walk(store / "layers" / layer)) == 2000
+            assert_ok(c(store, "image", "rm", "big"))
+        assert_ok(c(store, "gc"))
+        assert os.listdir(store / "layers") == [] and os.listdir(store / "tmp") == []
