@@ -7,9 +7,11 @@
 
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/strings.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,11 +29,23 @@ int store_open_source_dir(const char *what, const char *path, corral_error *err)
 	return fd;
 }
 
+int store_check_outside(const corral_store *store, const char *what, const char *path,
+                        corral_error *err)
+{
+	/* Copying a tree that holds the store into the store would copy its
+	 * own copy, until the path grew too long. */
+	_cleanup_free_ char *real = realpath(path, NULL);
+	if (real && path_has_prefix(store->path, real))
+		return error_set(err, CORRAL_ERR_USAGE, 0, "%s%s: holds the store %s", what, path,
+		                 store->path);
+	return 0;
+}
+
 static int import_dir(corral_store *store, const char *source, const char *name,
                       corral_error *err)
 {
 	_cleanup_close_ int src = store_open_source_dir("image import ", source, err);
-	if (src < 0)
+	if (src < 0 || store_check_outside(store, "image import ", source, err) < 0)
 		return -1;
 	struct store_build b = {.fd = -1};
 	struct layer_copy lc = {0};

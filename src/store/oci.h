@@ -23,5 +23,8 @@ int oci_unpack_layer(int blob_fd, const char *digest_hex, int dst_fd, uint64_t *
 /* Open a directory the caller named; errors read "WHATPATH: reason"
  * (image.c). */
 int store_open_source_dir(const char *what, const char *path, corral_error *err);
+/* Refuse a directory to copy that contains the store itself. */
+int store_check_outside(const corral_store *store, const char *what, const char *path,
+                        corral_error *err);
 
 #endif

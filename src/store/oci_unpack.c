@@ -35,11 +35,19 @@ struct blob_reader {
 	char buf[65536];
 };
 
+/* A directory's time, set once nothing more is created in it. */
+struct dir_time {
+	char *path;
+	struct timespec mtime;
+};
+
 struct unpacker {
 	int root_fd;
 	bool root;
 	uint64_t *budget;
 	uint64_t bytes;
+	struct dir_time *dirs;
+	size_t n_dirs;
 };
 
 static la_ssize_t blob_read(struct archive *a, void *data, const void **out)
@@ -228,12 +236,36 @@ static int apply_meta(struct unpacker *u, struct archive_entry *e, int dir, cons
 		return error_errno(err, "entry %s", path);
 	if (fd >= 0 && apply_xattrs(e, fd, path, err) < 0)
 		return -1;
-	struct timespec times[2] = {
-		{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-		{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-	};
+	struct timespec mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+	if (archive_entry_filetype(e) == AE_IFDIR) {
+		/* Entries created in it later would change it again. */
+		struct dir_time *bigger = realloc(u->dirs, (u->n_dirs + 1) * sizeof *bigger);
+		if (!bigger)
+			return error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+		u->dirs = bigger;
+		if (!(u->dirs[u->n_dirs].path = strdup(path)))
+			return error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+		u->dirs[u->n_dirs++].mtime = mtime;
+		return 0;
+	}
+	struct timespec times[2] = {mtime, mtime};
 	if (utimensat(dir, base, times, AT_SYMLINK_NOFOLLOW) < 0)
 		return error_errno(err, "entry %s", path);
+	return 0;
+}
+
+static int set_dir_times(struct unpacker *u, corral_error *err)
+{
+	for (size_t i = 0; i < u->n_dirs; i++) {
+		const char *base;
+		_cleanup_close_ int dir = open_parent(u, u->dirs[i].path, &base, err);
+		if (dir < 0)
+			return -1;
+		struct timespec times[2] = {u->dirs[i].mtime, u->dirs[i].mtime};
+		/* Gone (a later whiteout or entry replaced it): nothing to do. */
+		if (utimensat(dir, base, times, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+			return error_errno(err, "entry %s", u->dirs[i].path);
+	}
 	return 0;
 }
 
@@ -373,6 +405,8 @@ int oci_unpack_layer(int blob_fd, const char *digest_hex, int dst_fd, uint64_t *
 		rc = unpack_entry(&u, a, e, err);
 	if (rc == 0 && ar != ARCHIVE_EOF)
 		rc = error_set(err, CORRAL_ERR_USAGE, 0, "%s", archive_error_string(a));
+	if (rc == 0)
+		rc = set_dir_times(&u, err);
 	/* A wrong digest explains any other failure best: it is checked
 	 * whatever happened, and its error wins. */
 	corral_error digest_err = {0};
@@ -384,6 +418,9 @@ int oci_unpack_layer(int blob_fd, const char *digest_hex, int dst_fd, uint64_t *
 	*bytes = u.bytes;
 	*budget = left;
 out:
+	for (size_t i = 0; i < u.n_dirs; i++)
+		free(u.dirs[i].path);
+	free(u.dirs);
 	if (r && r->md)
 		EVP_MD_CTX_free(r->md);
 	if (a)

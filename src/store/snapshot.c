@@ -104,7 +104,8 @@ int corral_snapshot_create_from_upper(corral_store *store, const char *upper_dir
 		return -1;
 	_cleanup_close_ int upper = store_open_source_dir("snapshot create: upper dir ",
 	                                                  upper_dir ? upper_dir : "", err);
-	if (upper < 0 || store_lock(store, err) < 0)
+	if (upper < 0 || store_check_outside(store, "snapshot create: upper dir ", upper_dir, err) < 0 ||
+	    store_lock(store, err) < 0)
 		return -1;
 	int rc = create_locked(store, upper, base, name, err);
 	store_unlock(store);

@@ -247,6 +247,10 @@ static void test_two_layers(void)
 	snprintf(p, sizeof p, "%s/etc/passwd", paths[1]);
 	CHECK(strcmp(slurp(p), "root:x:0:0::/root:/bin/sh\n") == 0);
 	CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == 0644 && st.st_mtim.tv_sec == 1500000000);
+	snprintf(p, sizeof p, "%s/etc", paths[1]);   /* its entry came before its files */
+	CHECK(stat(p, &st2) == 0 && st2.st_mtim.tv_sec == 1500000000);
+	snprintf(p, sizeof p, "%s/opt/dir", paths[0]);   /* an opaque marker came after it */
+	CHECK(stat(p, &st2) == 0 && st2.st_mtim.tv_sec == 1500000000);
 	snprintf(p, sizeof p, "%s/etc/hosts-link", paths[1]);
 	CHECK(stat(p, &st2) == 0 && st2.st_ino == st.st_ino);
 	snprintf(p, sizeof p, "%s/usr/bin/tool", paths[1]);
