@@ -7,7 +7,9 @@
 #include "store/catalog.h"
 
 #include <jansson.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 
@@ -93,6 +95,12 @@ static void make_source(void)
 	MUST(symlink("/etc/passwd", at("src/abs-link")) == 0);
 	MUST(mkfifo(at("src/fifo"), 0620) == 0 && chmod(at("src/fifo"), 0620) == 0);
 	MUST(setxattr(at("src/etc/conf"), "user.origin", "test", 4, 0) == 0);
+	/* A socket means nothing at rest: skipped. */
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", at("src/sock"));
+	int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	MUST(sock >= 0 && bind(sock, (struct sockaddr *)&addr, sizeof addr) == 0);
+	close(sock);
 	if (is_root) {
 		MUST(chown(at("src/etc/conf"), 1234, 5678) == 0);
 		MUST(lchown(at("src/rel-link"), 42, 43) == 0);
@@ -135,6 +143,8 @@ static void check_copy(const char *root)
 	memset(target, 0, sizeof target);
 	snprintf(p, sizeof p, "%s/abs-link", root);
 	CHECK(readlink(p, target, sizeof target - 1) > 0 && strcmp(target, "/etc/passwd") == 0);
+	snprintf(p, sizeof p, "%s/sock", root);
+	CHECK(lstat(p, &st) < 0 && errno == ENOENT);
 	snprintf(p, sizeof p, "%s/fifo", root);
 	CHECK(lstat(p, &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 0777) == 0620);
 	snprintf(p, sizeof p, "%s/null", root);
