@@ -72,7 +72,11 @@ bool layer_xattr_skipped(const char *name, bool overlay_upper)
 		rest = name + 13;
 	if (!rest)
 		return false;
-	return !(overlay_upper && strcmp(rest, "opaque") == 0);
+	/* What marks deletions (opaque dirs; the xattr form of whiteouts of
+	 * Linux 6.7+) keeps its meaning in a lower layer; the rest does not. */
+	bool deletion = strcmp(rest, "opaque") == 0 || strcmp(rest, "whiteout") == 0 ||
+	                strcmp(rest, "whiteouts") == 0;
+	return !(overlay_upper && deletion);
 }
 
 static int fail(struct copier *c, corral_error *err)

@@ -16,9 +16,9 @@
 
 struct layer_copy {
 	/* The source is an overlayfs upper directory: keep its whiteouts (0:0
-	 * character devices, whoever copies) and opaque markers; other
-	 * overlay.* xattrs (origin, redirect, impure) describe the upper's own
-	 * mount and are dropped in either mode. */
+	 * character devices, whoever copies; overlay.whiteout(s) xattrs) and
+	 * opaque markers; other overlay.* xattrs (origin, redirect, impure)
+	 * describe the upper's own mount and are dropped in either mode. */
 	bool overlay_upper;
 	uint64_t bytes;       /* out: file data copied */
 	uint64_t entries;     /* out: entries created */

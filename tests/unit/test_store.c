@@ -5,6 +5,7 @@
 #include "store_test.h"
 
 #include "store/catalog.h"
+#include "store/layer_copy.h"
 
 #include <jansson.h>
 #include <sys/socket.h>
@@ -36,6 +37,22 @@ static void test_names(void)
 		CHECK(strncmp(err.message, "image name", 10) == 0);
 		CHECK(strchr(err.message, '\n') == NULL || strchr(bad[i], '\n'));
 	}
+}
+
+static void test_xattr_filter(void)
+{
+	CHECK(layer_xattr_skipped("trusted.overlay.origin", true));
+	CHECK(layer_xattr_skipped("trusted.overlay.redirect", true));
+	CHECK(layer_xattr_skipped("user.overlay.impure", true));
+	CHECK(!layer_xattr_skipped("trusted.overlay.opaque", true));
+	CHECK(!layer_xattr_skipped("user.overlay.opaque", true));
+	CHECK(!layer_xattr_skipped("trusted.overlay.whiteout", true));
+	CHECK(!layer_xattr_skipped("user.overlay.whiteouts", true));
+	/* An imported tree's overlay xattrs would mean something else here. */
+	CHECK(layer_xattr_skipped("trusted.overlay.opaque", false));
+	CHECK(!layer_xattr_skipped("user.mime_type", false));
+	CHECK(!layer_xattr_skipped("security.capability", true));
+	CHECK(!layer_xattr_skipped("trusted.overlayfoo", false));
 }
 
 static corral_store *open_store(void)
@@ -412,6 +429,7 @@ int main(void)
 	is_root = geteuid() == 0;
 	scratch_make("store-test");
 	test_names();
+	test_xattr_filter();
 	test_open();
 	corral_store *store = open_store();
 	test_import_dir(store);
