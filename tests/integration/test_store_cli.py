@@ -343,6 +343,31 @@ def _start(store, *args):
     return proc
 
 
+def _kill_group(proc):
+    """SIGKILL proc's process group and wait until none of it runs any more
+    (under runuser, corral is runuser's child: it may still be dying when
+    runuser has been reaped)."""
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        alive = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == proc.pid and fields[0] not in ("Z", "X"):
+                alive = True
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process group {proc.pid} survived SIGKILL")
+
+
 def test_concurrent_imports_are_serialised(store, tmp_path):
     src = make_tree(tmp_path / "src")
     assert_ok(c(store, "image", "ls"))   # the store exists before the race
@@ -368,8 +393,7 @@ def test_killed_import_is_all_or_nothing(store, tmp_path):
     for delay in (0.02, 0.1, 0.3):
         proc = _start(store, "image", "import", src, "big")
         time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)
+        _kill_group(proc)
         images = listing(store, "image")
         if images:
             (layer,) = os.listdir(store / "layers")
