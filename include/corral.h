@@ -332,6 +332,114 @@ int corral_result_exit_code(const corral_result *result);
 char *corral_result_to_json(const corral_result *result, const corral_policy *policy,
                             const corral_error *err);
 
+/* ---- the store: images, layers, snapshots, volumes ------------------------
+ *
+ * A store is a directory (docs/store.md) with a catalogue (SQLite) of
+ * read-only layers, the images and snapshots stacked from them, and named
+ * persistent volumes. Images and snapshots share one namespace; names match
+ * [A-Za-z0-9][A-Za-z0-9._-]{0,127}. Every change is crash-safe: a layer is
+ * built aside, synced, renamed into place and only then listed, so after a
+ * crash it is either complete and listed or absent (corral_store_gc removes
+ * the leftovers). Mutations of one store are serialised by a file lock. */
+typedef struct corral_store corral_store;
+
+/* Open (creating it if needed) the store at `dir`, or at the default place
+ * when dir is NULL: /var/lib/corral for root, else $XDG_STATE_HOME/corral
+ * (~/.local/state/corral). */
+corral_store *corral_store_open(const char *dir, corral_error *err);
+void corral_store_close(corral_store *store);
+/* The store's absolute directory. */
+const char *corral_store_path(const corral_store *store);
+
+typedef struct corral_image_info {
+	char *name;
+	int64_t created;     /* seconds since the epoch */
+	size_t n_layers;
+	uint64_t bytes;      /* file data in its layers */
+} corral_image_info;
+
+/* Import `source` as image NAME: "DIR" (a root tree, copied) or "oci:DIR"
+ * (an OCI image layout; one store layer per OCI layer). */
+int corral_image_import(corral_store *store, const char *source, const char *name,
+                        corral_error *err);
+/* Images sorted by name. */
+int corral_image_list(corral_store *store, corral_image_info **images, size_t *n_images,
+                      corral_error *err);
+void corral_image_info_free(corral_image_info *images, size_t n_images);
+/* Refused while a snapshot stacks on the image. Its layers are freed by
+ * corral_store_gc. */
+int corral_image_remove(corral_store *store, const char *name, corral_error *err);
+
+typedef struct corral_snapshot_info {
+	char *name;
+	char *layer;         /* id of the snapshot's own layer */
+	char *image;         /* the image at the bottom of its stack */
+	char *parent;        /* the snapshot it stacks on, or NULL */
+	int64_t created;
+	uint64_t bytes;      /* file data in its own layer */
+	char **layers;       /* corral_snapshot_inspect only: as corral_store_layers */
+	size_t n_layers;
+} corral_snapshot_info;
+
+/* Freeze an overlayfs upper directory (whiteouts as 0:0 character devices,
+ * opaque directories marked with the overlay.opaque xattr) into a new layer
+ * stacked on `base`, an image or a snapshot. Costs what the upper holds. */
+int corral_snapshot_create_from_upper(corral_store *store, const char *upper_dir,
+                                      const char *base, const char *name, corral_error *err);
+/* The same from a persistent sandbox's state directory (docs/store.md):
+ * DIR/upper and DIR/work are its overlayfs upper and work directories,
+ * DIR/sandbox.json records what it runs on: {"image": NAME, "snapshot":
+ * NAME or null}. The snapshot stacks on that snapshot, else the image. */
+int corral_snapshot_create_from_state(corral_store *store, const char *state_dir,
+                                      const char *name, corral_error *err);
+int corral_snapshot_list(corral_store *store, corral_snapshot_info **snapshots,
+                         size_t *n_snapshots, corral_error *err);
+/* One snapshot with its layers; free with corral_snapshot_info_free(info, 1). */
+int corral_snapshot_inspect(corral_store *store, const char *name, corral_snapshot_info **info,
+                            corral_error *err);
+void corral_snapshot_info_free(corral_snapshot_info *snapshots, size_t n_snapshots);
+/* Refused while another snapshot stacks on this one. */
+int corral_snapshot_remove(corral_store *store, const char *name, corral_error *err);
+
+/* The layer directories of an image or snapshot in overlayfs lowerdir order:
+ * the topmost first, the image's lowest last. */
+int corral_store_layers(corral_store *store, const char *name, char ***paths, size_t *n_paths,
+                        corral_error *err);
+void corral_store_layers_free(char **paths, size_t n_paths);
+
+typedef struct corral_volume_info {
+	char *name;
+	char *path;          /* the volume's directory */
+	uint64_t size_limit; /* bytes; 0: none (recorded, enforced when mounted) */
+	int64_t created;
+} corral_volume_info;
+
+int corral_volume_create(corral_store *store, const char *name, uint64_t size_limit,
+                         corral_error *err);
+int corral_volume_list(corral_store *store, corral_volume_info **volumes, size_t *n_volumes,
+                       corral_error *err);
+void corral_volume_info_free(corral_volume_info *volumes, size_t n_volumes);
+/* Deletes the volume and everything in it. */
+int corral_volume_remove(corral_store *store, const char *name, corral_error *err);
+
+typedef struct corral_gc_report {
+	uint64_t layers_removed;  /* unreferenced or unlisted layers */
+	uint64_t leftovers_removed; /* unfinished builds, unlisted volume dirs */
+	uint64_t bytes_freed;     /* file data removed */
+} corral_gc_report;
+
+/* Remove layers no image or snapshot uses and whatever an interrupted
+ * operation left behind. */
+int corral_store_gc(corral_store *store, corral_gc_report *report, corral_error *err);
+
+/* JSON forms (malloc'd; NULL on allocation failure): arrays of objects for
+ * listings, one object for an inspected snapshot or a gc report. */
+char *corral_images_to_json(const corral_image_info *images, size_t n_images);
+char *corral_snapshots_to_json(const corral_snapshot_info *snapshots, size_t n_snapshots);
+char *corral_snapshot_to_json(const corral_snapshot_info *snapshot);
+char *corral_volumes_to_json(const corral_volume_info *volumes, size_t n_volumes);
+char *corral_gc_report_to_json(const corral_gc_report *report);
+
 /* ---- host -------------------------------------------------------------- */
 
 /* Write a human-readable report of what this host supports and what corral

@@ -16,6 +16,11 @@ static void print_usage(FILE *out)
 	        "  check [--json]                    report what this host supports\n"
 	        "  mcp [OPTIONS]                     serve MCP on stdio: sandboxed code tools for\n"
 	        "                                    LLM agents (see corral mcp --help)\n"
+	        "  image import|ls|rm                images: read-only root file systems\n"
+	        "  snapshot create|ls|inspect|rm     freeze what a sandbox changed into a layer\n"
+	        "  volume create|ls|rm               named persistent directories\n"
+	        "  gc                                free unused layers and leftovers\n"
+	        "                                    (each takes --state-dir DIR and --help)\n"
 	        "\n"
 	        "Options:\n"
 	        "  -h, --help     show this help\n"
@@ -47,6 +52,14 @@ int main(int argc, char **argv)
 		return cmd_mcp(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(cmd, "image") == 0)
+		return cmd_image(argc - 1, argv + 1);
+	if (strcmp(cmd, "snapshot") == 0)
+		return cmd_snapshot(argc - 1, argv + 1);
+	if (strcmp(cmd, "volume") == 0)
+		return cmd_volume(argc - 1, argv + 1);
+	if (strcmp(cmd, "gc") == 0)
+		return cmd_gc(argc - 1, argv + 1);
 	fprintf(stderr, "corral: unknown command '%s' (see corral --help)\n", cmd);
 	return 125;
 }

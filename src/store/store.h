@@ -1,0 +1,79 @@
+/*
+ * The store's internals (docs/store.md): its directory, lock, names and the
+ * build-aside-then-rename protocol every new layer follows.
+ *
+ *   <store>/catalog.db     the catalogue (catalog.h)
+ *   <store>/lock           flock'ed exclusively while the store changes
+ *   <store>/layers/<id>    one read-only layer per directory
+ *   <store>/tmp/<random>   layers being built; never read, removed by gc
+ *   <store>/volumes/<name> named persistent directories
+ */
+#ifndef CORRAL_STORE_STORE_H
+#define CORRAL_STORE_STORE_H
+
+#include "corral.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+
+/* 128 random bits in hex. */
+#define STORE_ID_LEN 32
+#define STORE_NAME_MAX 128
+
+struct corral_store {
+	char *path;            /* absolute */
+	int dir_fd;
+	int layers_fd;
+	int tmp_fd;
+	int volumes_fd;
+	int lock_fd;
+	int lock_depth;        /* store_lock() nests */
+	struct sqlite3 *db;
+	uint64_t max_unpack_bytes;   /* bound on one OCI import's unpacked data */
+};
+
+/* [A-Za-z0-9][A-Za-z0-9._-]{0,127}; the error names `what` ("image name"). */
+int store_check_name(const char *what, const char *name, corral_error *err);
+
+/* Take and release the store's exclusive lock (blocking). */
+int store_lock(corral_store *store, corral_error *err);
+void store_unlock(corral_store *store);
+
+/* A fresh random layer id. */
+int store_new_id(char id[STORE_ID_LEN + 1], corral_error *err);
+
+/* Create an empty directory tmp/<random> to build a layer in; its name goes
+ * to `name` (STORE_ID_LEN + 1 bytes). */
+int store_tmp_dir(corral_store *store, char name[STORE_ID_LEN + 1], corral_error *err);
+
+/* Make a built layer durable and move it to layers/<id>: sync the file
+ * system, rename, sync the layers directory. It is not listed yet. */
+int store_commit_layer(corral_store *store, const char *tmp_name, const char *id,
+                       corral_error *err);
+
+/* A layer under construction: built in tmp/<tmp>, then moved to
+ * layers/<id>. abandon() removes it from wherever it got to; call it on
+ * every path where the catalogue did not take the layer. */
+struct store_build {
+	char tmp[STORE_ID_LEN + 1];
+	char id[STORE_ID_LEN + 1];
+	int fd;                /* the directory being filled, until commit */
+	bool started;
+	bool committed;        /* now in layers/<id> */
+};
+int store_build_start(corral_store *store, struct store_build *b, corral_error *err);
+int store_build_commit(corral_store *store, struct store_build *b, corral_error *err);
+void store_build_abandon(corral_store *store, struct store_build *b);
+
+/* rm -rf of dirfd/name, not following symlinks nor crossing mounts, making
+ * read-only directories writable first; adds the bytes of regular files
+ * removed to *bytes when not NULL. ENOENT is success. */
+int store_remove_tree(int dirfd, const char *name, uint64_t *bytes, corral_error *err);
+
+/* "<store>/layers/<id>", malloc'd. */
+char *store_layer_path(const corral_store *store, const char *id);
+
+#endif
