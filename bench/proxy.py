@@ -88,8 +88,9 @@ def make_pki(d):
 class Path:
     """One way from the client to the server."""
 
-    def __init__(self, key, label, scheme, runner, client_args):
+    def __init__(self, key, label, scheme, runner, client_args, intercept=False):
         self.key, self.label, self.scheme, self.runner = key, label, scheme, runner
+        self.intercept = intercept   # corral terminates TLS and reads every request
         self.client_args = client_args
         self.error = None
         self.note = None
@@ -116,7 +117,20 @@ def build_paths(ports, tinyproxy_port, share):
             Path(f"corral-transparent-{scheme}", "corral, transparent", scheme, "corral",
                  base + ca_box + ["--via", "origin"]),
         ]
+        paths += intercepted_paths(scheme, base, proxied, form)
     return paths
+
+
+def intercepted_paths(scheme, base, proxied, form):
+    """corral with --intercept: the client trusts corral's CA (the sandbox's
+    /etc/corral-ca.pem); corral verifies the server against the test CA."""
+    ca = ["--cafile", "/etc/corral-ca.pem"] if scheme == "https" else []
+    return [
+        Path(f"corral-intercept-{scheme}", f"corral --intercept ({form})", scheme, "corral",
+             base + ca + ["--via", proxied, "--proxy", "env"], intercept=True),
+        Path(f"corral-intercept-transparent-{scheme}", "corral --intercept, transparent", scheme,
+             "corral", base + ca + ["--via", "origin"], intercept=True),
+    ]
 
 
 def build_bulk_paths(ports, tinyproxy_port, share):
@@ -145,6 +159,8 @@ def build_bulk_paths(ports, tinyproxy_port, share):
                 Path("corral-absolute-http", "corral, HTTP_PROXY (absolute-form)", scheme, "corral",
                      base + ["--via", "absolute", "--proxy", "env"]),
             ]
+        paths += intercepted_paths(scheme, base, "absolute" if scheme == "http" else "connect",
+                                   "absolute-form" if scheme == "http" else "CONNECT")
     return paths
 
 
@@ -155,7 +171,9 @@ class Bench:
     def argv(self, path, extra):
         if path.runner == "host":
             return [PY, os.path.join(self.share, "proxy_client.py"), *path.client_args, *extra]
-        return [self.a.corral, "run",
+        intercept = ["--intercept", "--net-ca", os.path.join(self.share, "ca.pem")] \
+            if path.intercept else []
+        return [self.a.corral, "run", *intercept,
                 "--allow-net", f"{NAME}:{self.ports['http']}", "--allow-net", f"{NAME}:{self.ports['https']}",
                 "--net-host", f"{NAME}=127.0.0.1", "--ro-bind", f"{self.share}:{SHARE}", "--",
                 PY, f"{SHARE}/proxy_client.py", *path.client_args, *extra]
