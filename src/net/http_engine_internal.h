@@ -17,6 +17,7 @@
 #define ENGINE_KEEPALIVE_MS 120000  /* between two requests */
 #define ENGINE_IO_MS 600000         /* a response, or a body, making no progress */
 #define ENGINE_BUFFER_MAX (8u << 20) /* a text body buffered to replace placeholders */
+#define ENGINE_BUFFER_BUDGET (64u << 20) /* all buffered bodies of one sandbox, with copies */
 
 struct http_engine {
 	struct net_proxy *p;

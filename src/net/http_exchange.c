@@ -534,6 +534,23 @@ bool engine_exchange(struct http_engine *e)
 	size_t out_len = 0;
 	bool keep = false;
 	int blocked = -1;
+	/* What a buffered body may take of the supervisor's memory, for all
+	 * of this sandbox's connections together (the body and its copy). */
+	uint64_t reserved = 0;
+	if (buffer) {
+		reserved = 2 * (req->chunked ? ENGINE_BUFFER_MAX : req->content_length);
+		pthread_mutex_lock(&e->p->engine_lock);
+		bool room = e->p->buffered + reserved <= ENGINE_BUFFER_BUDGET;
+		if (room)
+			e->p->buffered += reserved;
+		pthread_mutex_unlock(&e->p->engine_lock);
+		if (!room) {
+			reserved = 0;
+			respond(e, &rec, 503, "Service Unavailable", "deny", "too many large bodies at once",
+			        "corral: too many large request bodies at once in this sandbox; try again\n");
+			goto cleanup;
+		}
+	}
 
 	build_head(e, scheme, host, port, buffer, &head);
 	if (head.failed)
@@ -589,6 +606,11 @@ bool engine_exchange(struct http_engine *e)
 	keep = forward(e, &rec, &secrets, out, out_len, buffer ? &body : NULL, has_body && !buffer,
 	               request_head, client_keeps);
 cleanup:
+	if (reserved) {
+		pthread_mutex_lock(&e->p->engine_lock);
+		e->p->buffered -= reserved;
+		pthread_mutex_unlock(&e->p->engine_lock);
+	}
 	free(head.data);
 	free(body.data);
 	free(out);

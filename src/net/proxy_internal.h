@@ -126,6 +126,7 @@ struct net_proxy {
 	pthread_cond_t engine_gone;
 	struct http_engine *engines;
 	unsigned n_engines;
+	uint64_t buffered;                 /* bytes reserved for buffered request bodies */
 };
 
 /* One line of the request log. */
