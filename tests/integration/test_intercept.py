@@ -538,3 +538,32 @@ def test_bad_live_rules_are_refused(http_echo, pki):  # noqa: F811
             proc.kill()
             proc.wait()
         proc.stderr.close()
+
+
+@pytest.mark.parametrize("request_head,status", [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+])
+def test_malformed_requests_inside_tls(https_echo, pki, request_head, status):  # noqa: F811
+    """Inside an intercepted connection the same strict parser answers; a
+    silent connection held open meanwhile does not stop a good request."""
+    code = (
+        "import socket, ssl, http.client\n"
+        "ctx = ssl.create_default_context()\n"
+        f"idle = socket.create_connection(('{NAME}', {https_echo.port}), timeout=10)\n"
+        f"s = ctx.wrap_socket(socket.create_connection(('{NAME}', {https_echo.port}), timeout=10),"
+        f" server_hostname='{NAME}')\n"
+        f"s.sendall({request_head!r})\n"
+        "print(s.recv(200).decode(errors='replace').splitlines()[0])\n"
+        f"c = http.client.HTTPSConnection('{NAME}', {https_echo.port}, timeout=10)\n"
+        "c.request('GET', '/fine')\n"
+        "print(c.getresponse().status)\n")
+    proc = run(*intercept_args(pki, f"{NAME}:{https_echo.port}"), "--intercept", "--",
+               "python3", "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first.startswith(f"HTTP/1.1 {status} "), first
+    assert second == "200"
+    assert [s["path"] for s in https_echo.seen] == ["/fine"]
