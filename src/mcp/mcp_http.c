@@ -2,6 +2,7 @@
 
 #include "mcp/jsonrpc.h"
 #include "util/error.h"
+#include "util/lazylib.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -651,7 +652,7 @@ int mcp_http_serve(const struct mcp_options *opts, const char *address, const ch
 {
 	corral_error err = {0};
 	struct sockaddr_storage sa = {0};
-	if (parse_address(address, &sa, &err) < 0) {
+	if (lazy_microhttpd_load(&err) < 0 || parse_address(address, &sa, &err) < 0) {
 		fprintf(stderr, "corral: %s\n", err.message);
 		return CORRAL_EXIT_FAILURE;
 	}

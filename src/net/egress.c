@@ -260,8 +260,11 @@ void egress_free(struct egress *e)
 	strv_free(e->env, e->n_env);
 	free(e->ca_bundle);
 	free(e->ca_pem);
-	SSL_CTX_free(e->tls_server);
-	SSL_CTX_free(e->tls_client);
+	/* Non-NULL only once OpenSSL is loaded (util/lazylib.h). */
+	if (e->tls_server)
+		SSL_CTX_free(e->tls_server);
+	if (e->tls_client)
+		SSL_CTX_free(e->tls_client);
 	tls_ca_free(e->ca);
 	pthread_mutex_destroy(&e->proxy_lock);
 	if (e->log_fd >= 0)

@@ -5,6 +5,7 @@
 #include "net/tls_ca_internal.h"
 
 #include "util/error.h"
+#include "util/lazylib.h"
 #include "util/fileutil.h"
 
 #include <errno.h>
@@ -314,6 +315,8 @@ struct tls_ca *tls_ca_load_or_create(const char *state_dir, corral_error *err)
 	char dir[PATH_MAX];
 	int statefd = -1, cafd = -1;
 	struct tls_ca *ca = NULL, *result = NULL;
+	if (lazy_openssl_load(err) < 0)
+		return NULL;
 	if (!(ca = calloc(1, sizeof *ca))) {
 		error_set(err, CORRAL_ERR_INTERNAL, errno, "CA in %.200s", state_dir);
 		goto cleanup;

@@ -5,6 +5,7 @@
 #include "net/tls_ca_internal.h"
 
 #include "util/error.h"
+#include "util/lazylib.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -324,6 +325,8 @@ int tls_ca_set_target(SSL *ssl, const char *host)
 SSL_CTX *tls_ca_client_ctx(const char *extra_ca_file, corral_error *err)
 {
 	SSL_CTX *result = NULL;
+	if (lazy_openssl_load(err) < 0)
+		return NULL;
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_set_default_verify_paths(ctx) != 1 ||

@@ -5,6 +5,7 @@
 #include "store/catalog.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/lazylib.h"
 #include "util/fileutil.h"
 
 #include <errno.h>
@@ -288,6 +289,8 @@ static int import_manifest(const struct oci *oci, const json_t *manifest, const 
 int oci_import(corral_store *store, const char *dir, const char *name, corral_error *err)
 {
 	struct oci oci = {.store = store, .dir_fd = -1};
+	if (lazy_openssl_load(err) < 0 || lazy_libarchive_load(err) < 0)
+		return -1;
 	oci.dir_fd = store_open_source_dir("image import oci:", dir, err);
 	if (oci.dir_fd < 0)
 		return -1;

@@ -4,6 +4,7 @@
  * symlink, an archive over the size bound). A refused import leaves
  * nothing behind: no image, no layer, nothing in tmp/. */
 #include "store_test.h"
+#include "util/lazylib.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -449,6 +450,11 @@ int main(void)
 {
 	scratch_make("store-oci-test");
 	corral_error err = {0};
+	/* The test writes archives itself, partly through libcorral's stubs. */
+	if (lazy_libarchive_load(&err) < 0 || lazy_openssl_load(&err) < 0) {
+		fprintf(stderr, "%s\n", err.message);
+		return 1;
+	}
 	store = corral_store_open(at("store"), &err);
 	MUST(store != NULL);
 	test_two_layers();

@@ -6,6 +6,7 @@
 #include "net/tls_ca.h"
 #include "net/tls_ca_internal.h"
 #include "unit.h"
+#include "util/lazylib.h"
 #include "util/error.h"
 
 #include <dirent.h>
@@ -796,6 +797,12 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 int main(void)
 {
+	/* The test calls OpenSSL itself, through libcorral's lazy stubs too. */
+	corral_error lerr = {0};
+	if (lazy_openssl_load(&lerr) < 0) {
+		fprintf(stderr, "%s\n", lerr.message);
+		return 1;
+	}
 	MUST(mkdtemp(top));
 	check_create_and_load();
 	check_race();
