@@ -1,4 +1,5 @@
 #include "mcp/mcp_server.h"
+#include "policy/policy.h"
 
 #include "corral_config.h"
 #include "mcp/jsonrpc.h"
@@ -454,12 +455,22 @@ static void handle_initialize(struct mcp_server *s, json_t *id, json_t *params)
 	for (size_t i = 0; i < sizeof protocol_versions / sizeof protocol_versions[0]; i++)
 		if (strcmp(json_string_value(version), protocol_versions[i]) == 0)
 			chosen = protocol_versions[i];
-	char instructions[512];
+	char instructions[768];
+	/* What the agent can expect of the network: none, or only what the
+	 * policy allows, with secrets as placeholders the proxy fills in. */
+	bool net = s->opts->policy && policy_net_enabled(s->opts->policy);
+	bool secrets = net && s->opts->policy->n_secrets > 0;
 	snprintf(instructions, sizeof instructions,
-	         "Code runs in an isolated Linux sandbox with no network access. run_python keeps "
-	         "its state between calls; run_shell and run_javascript share its files. The "
-	         "working directory is /workspace. Each call is limited to %.3g s and %llu bytes "
-	         "of output.",
+	         "Code runs in an isolated Linux sandbox %s run_python keeps its state between "
+	         "calls; run_shell and run_javascript share its files. The working directory is "
+	         "/workspace. Each call is limited to %.3g s and %llu bytes of output.",
+	         !net       ? "with no network access."
+	         : secrets  ? "whose network reaches only the hosts its policy allows (others get "
+	                      "HTTP 403 with the reason). API keys in its environment are "
+	                      "placeholders that corral's proxy replaces on requests to their own "
+	                      "hosts: use them as if they were the keys."
+	                    : "whose network reaches only the hosts its policy allows (others get "
+	                      "HTTP 403 with the reason).",
 	         (double)s->opts->call_timeout_ms / 1000.0, (unsigned long long)s->opts->output_cap);
 	s->initialized = true;
 	reply_result(s, id,

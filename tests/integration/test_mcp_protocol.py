@@ -402,6 +402,20 @@ def test_initialize_version_negotiation(start, asked, expected):
     server.shutdown()
 
 
+@pytest.mark.parametrize("options,expected", [
+    ((), "no network access"),
+    (("--allow-net", "example.com"), "only the hosts its policy allows"),
+    (("--allow-net", "example.com", "--secret", "TOKEN=x@example.com"), "placeholders"),
+])
+def test_instructions_describe_the_network(start, options, expected):
+    """The agent is told what the network is: none, an allowlist, secrets
+    as placeholders."""
+    server = start(*options, initialize=False)
+    result = server.initialize()
+    assert expected in result["instructions"], result["instructions"]
+    server.shutdown()
+
+
 def test_huge_line_is_refused_then_serving_continues(start):
     server = start()
     # id first, so a server that reads a prefix may echo it.
