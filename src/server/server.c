@@ -348,6 +348,7 @@ stop:
 		MHD_quiesce_daemon(tcp.d);
 	MHD_socket lfd = MHD_quiesce_daemon(local.d);
 	registry_kill_all(&reg);
+	registry_wait_unused(&reg, 10000);
 	if (tcp.d)
 		MHD_stop_daemon(tcp.d);
 	MHD_stop_daemon(local.d);
