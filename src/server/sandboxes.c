@@ -373,27 +373,6 @@ void registry_kill_all(struct registry *reg)
 	pthread_mutex_unlock(&reg->lock);
 }
 
-void registry_wait_unused(struct registry *reg, int timeout_ms)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&reg->lock);
-	for (;;) {
-		bool used = false;
-		for (struct sbx *s = reg->list; s && !used; s = s->next)
-			used = s->refs > 0;
-		if (!used || pthread_cond_timedwait(&reg->changed, &reg->lock, &until) == ETIMEDOUT)
-			break;
-	}
-	pthread_mutex_unlock(&reg->lock);
-}
-
 void registry_shutdown(struct registry *reg)
 {
 	pthread_mutex_lock(&reg->lock);

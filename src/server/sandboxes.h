@@ -76,8 +76,6 @@ int registry_init(struct registry *reg, const struct server_limits *cfg, struct 
 /* Refuse new sandboxes and kill every running one (their commands end as
  * lost, so the requests waiting on them finish). */
 void registry_kill_all(struct registry *reg);
-/* Wait (at most timeout_ms) until no request uses a sandbox. */
-void registry_wait_unused(struct registry *reg, int timeout_ms);
 /* Kill and free every sandbox, stop the reaper. */
 void registry_shutdown(struct registry *reg);
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Requests between their headers and the end of their response. */
+struct inflight {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	unsigned n;
+};
+
 struct listener {
 	struct api_ctx *ctx;
+	struct inflight *inflight;
 	const char *token;        /* NULL: no token (the Unix socket) */
 	struct MHD_Daemon *d;
 };
@@ -126,6 +135,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &cn->start);
 		*con_cls = cn;
+		pthread_mutex_lock(&l->inflight->lock);
+		l->inflight->n++;
+		pthread_mutex_unlock(&l->inflight->lock);
 		/* Refused before the body is read. */
 		if (!authorized(l->token, c))
 			return refuse(cn, c, 401, "unauthorized", "a valid bearer token is required");
@@ -196,12 +208,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode why)
 {
-	(void)cls;
+	struct listener *l = cls;
 	(void)c;
 	(void)why;
 	struct conn *cn = *con_cls;
 	if (!cn)
 		return;
+	pthread_mutex_lock(&l->inflight->lock);
+	l->inflight->n--;
+	pthread_cond_broadcast(&l->inflight->done);
+	pthread_mutex_unlock(&l->inflight->lock);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long ms = (long)((now.tv_sec - cn->start.tv_sec) * 1000 +
@@ -210,6 +226,18 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	free(cn->body);
 	free(cn);
 	*con_cls = NULL;
+}
+
+/* Let the requests under way finish (at most timeout_s). */
+static void drain(struct inflight *f, int timeout_s)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_s;
+	pthread_mutex_lock(&f->lock);
+	while (f->n > 0 && pthread_cond_timedwait(&f->done, &f->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&f->lock);
 }
 
 static int unix_socket(const char *path)
@@ -309,7 +337,11 @@ int server_run(const struct server_options *o)
 		return CORRAL_EXIT_FAILURE;
 	}
 	struct api_ctx ctx = {.reg = &reg, .metrics = &metrics, .opts = o};
-	struct listener local = {.ctx = &ctx}, tcp = {.ctx = &ctx, .token = o->token};
+	struct inflight inflight = {.n = 0};
+	pthread_mutex_init(&inflight.lock, NULL);
+	pthread_cond_init(&inflight.done, NULL);
+	struct listener local = {.ctx = &ctx, .inflight = &inflight},
+			tcp = {.ctx = &ctx, .inflight = &inflight, .token = o->token};
 	int code = CORRAL_EXIT_FAILURE;
 	int fd = unix_socket(path);
 	if (fd < 0) {
@@ -348,7 +380,7 @@ stop:
 		MHD_quiesce_daemon(tcp.d);
 	MHD_socket lfd = MHD_quiesce_daemon(local.d);
 	registry_kill_all(&reg);
-	registry_wait_unused(&reg, 10000);
+	drain(&inflight, 10);
 	if (tcp.d)
 		MHD_stop_daemon(tcp.d);
 	MHD_stop_daemon(local.d);
@@ -357,6 +389,8 @@ stop:
 	unlink(path);
 done:
 	registry_shutdown(&reg);
+	pthread_cond_destroy(&inflight.done);
+	pthread_mutex_destroy(&inflight.lock);
 	fprintf(stderr, "{\"event\":\"stopped\"}\n");
 	return code;
 }
