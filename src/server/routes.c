@@ -24,7 +24,7 @@ static enum route_status allow_only(const char *method, const char *methods, con
 {
 	/* methods: "GET, POST" */
 	size_t n = strlen(method);
-	for (const char *at = methods; (at = strstr(at, method)) != NULL; at += n)
+	for (const char *at = methods; n > 0 && (at = strstr(at, method)) != NULL; at += n)
 		if ((at == methods || at[-1] == ' ') && (at[n] == '\0' || at[n] == ','))
 			return ROUTE_FOUND;
 	*allow = methods;
