@@ -36,6 +36,8 @@ struct conn {
 	bool too_large;
 	bool answered;            /* refused before its body was read */
 	unsigned status;
+	char method[16];
+	char path[256];           /* for the log, truncated */
 	struct timespec start;
 };
 
@@ -134,6 +136,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (!cn)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &cn->start);
+		snprintf(cn->method, sizeof cn->method, "%s", method);
+		snprintf(cn->path, sizeof cn->path, "%s", url);
 		*con_cls = cn;
 		pthread_mutex_lock(&l->inflight->lock);
 		l->inflight->n++;
@@ -222,7 +226,19 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	long ms = (long)((now.tv_sec - cn->start.tv_sec) * 1000 +
 	                 (now.tv_nsec - cn->start.tv_nsec) / 1000000);
-	fprintf(stderr, "{\"event\":\"request\",\"status\":%u,\"ms\":%ld}\n", cn->status, ms);
+	/* Method and path are the client's: jansson escapes them. */
+	json_t *line = json_pack("{s:s, s:s%, s:s%, s:i, s:I}", "event", "request", "method",
+	                         cn->method, strnlen(cn->method, sizeof cn->method), "path", cn->path,
+	                         strnlen(cn->path, sizeof cn->path), "status", (int)cn->status, "ms",
+	                         (json_int_t)ms);
+	if (!line) /* not UTF-8 */
+		line = json_pack("{s:s, s:i, s:I}", "event", "request", "status", (int)cn->status,
+		                 "ms", (json_int_t)ms);
+	char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	if (text)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	json_decref(line);
 	free(cn->body);
 	free(cn);
 	*con_cls = NULL;
@@ -295,7 +311,7 @@ static struct MHD_Daemon *start(struct listener *l, const struct server_options 
                                 const struct sockaddr_in *sa)
 {
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	                 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_POLL; /* no FD_SETSIZE bound */
 	if (fd >= 0)
 		return MHD_start_daemon(flags, 0, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
 		                        MHD_OPTION_NOTIFY_COMPLETED, completed, l,
