@@ -35,7 +35,9 @@ static void print_help(void)
 	       "  --max-output SIZE      stdout (and stderr) kept per command at most\n"
 	       "                         (default 16M; a request's default is 1M)\n"
 	       "  --max-file-size SIZE   one file through /files (default 64M; then 413)\n"
-	       "  --max-connections N    concurrent HTTP connections (default 256)\n");
+	       "  --max-connections N    concurrent HTTP connections (default 256)\n"
+	       "  --warm N               keep N sandboxes of the base policy started, so that\n"
+	       "                         creating one with no policy keys is fast (default 0)\n");
 }
 
 static int read_token(const char *path, char *buf, size_t size)
@@ -108,6 +110,7 @@ int cmd_serve(int argc, char **argv)
 		{"max-output", required_argument, NULL, 'o'},
 		{"max-file-size", required_argument, NULL, 'f'},
 		{"max-connections", required_argument, NULL, 'c'},
+		{"warm", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server_options o = {
@@ -148,6 +151,12 @@ int cmd_serve(int argc, char **argv)
 		case 'c':
 			rc = count_opt("--max-connections", optarg, 10000, &v);
 			o.max_connections = (unsigned)v;
+			break;
+		case 'w':
+			rc = parse_count(optarg, &v) < 0 || v > 1000 ? -1 : 0;
+			if (rc < 0)
+				fprintf(stderr, "corral: --warm %s: expected a count from 0 to 1000\n", optarg);
+			o.limits.warm = (size_t)v;
 			break;
 		default: return CORRAL_EXIT_FAILURE;
 		}

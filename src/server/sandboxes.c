@@ -23,6 +23,7 @@ int64_t now_realtime_ms(void)
 }
 
 static void *reaper_main(void *arg);
+static void *refiller_main(void *arg);
 
 static void *starter_main(void *arg)
 {
@@ -98,6 +99,10 @@ int registry_init(struct registry *reg, const struct server_limits *cfg, struct 
 		rc = pthread_create(&reg->starters[reg->n_starters], NULL, starter_main, reg);
 		reg->n_starters += rc == 0;
 	}
+	if (rc == 0 && cfg->warm > 0) {
+		rc = pthread_create(&reg->refiller, NULL, refiller_main, reg);
+		reg->refiller_running = rc == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		registry_shutdown(reg);
@@ -122,7 +127,8 @@ static void *waiter_main(void *arg)
 	s->result = result;
 	s->wait_err = err;
 	s->ended = true;
-	reg->n_live--;
+	if (s->counted)
+		reg->n_live--;
 	pthread_cond_broadcast(&reg->changed);
 	pthread_mutex_unlock(&reg->lock);
 	return NULL;
@@ -198,12 +204,76 @@ fail:
 	return NULL;
 }
 
+/* A started sandbox with its waiter, not yet listed (created now, no
+ * refs); NULL with *status, *code and message on failure. */
+static struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted,
+                             unsigned *status, const char **code,
+                             char message[REQUEST_MESSAGE_MAX])
+{
+	corral_error err = {0};
+	struct sbx *s = calloc(1, sizeof *s);
+	void **args = calloc(2, sizeof *args);
+	unsigned char raw[16];
+	*status = 500;
+	*code = "internal";
+	if (!s || !args || getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+		snprintf(message, REQUEST_MESSAGE_MAX, "out of memory or entropy");
+		goto fail;
+	}
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
+	if (start_idle(reg, p, &s->sb, &err) < 0) {
+		*code = err.kind == CORRAL_ERR_USAGE ? "bad_policy" : "setup_failed";
+		*status = err.kind == CORRAL_ERR_USAGE ? 400 : 500;
+		snprintf(message, REQUEST_MESSAGE_MAX, "%s", err.message);
+		goto fail;
+	}
+	s->created_ms = now_realtime_ms();
+	s->counted = counted;
+	args[0] = reg;
+	args[1] = s;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&s->waiter, NULL, waiter_main, args);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		corral_sandbox_free(s->sb);
+		snprintf(message, REQUEST_MESSAGE_MAX, "cannot start a waiter thread: %s", strerror(rc));
+		goto fail;
+	}
+	metrics_sandbox_created(reg->metrics);
+	return s;
+fail:
+	free(s);
+	free(args);
+	return NULL;
+}
+
+/* A warm sandbox able to live ttl_ms more, taken out of the pool, or NULL.
+ * Those too old or ended go to *stale. Under the lock. */
+static struct sbx *pool_take(struct registry *reg, uint64_t ttl_ms, struct sbx **stale)
+{
+	int64_t now = now_realtime_ms();
+	while (reg->pool) {
+		struct sbx *s = reg->pool;
+		reg->pool = s->next;
+		reg->n_pool--;
+		if (!s->ended && now + (int64_t)ttl_ms <= s->created_ms + (int64_t)reg->cfg->max_ttl_ms)
+			return s;
+		s->next = *stale;
+		*stale = s;
+	}
+	return NULL;
+}
+
 unsigned sbx_create(struct registry *reg, const char *policy_json, uint64_t ttl_ms,
                     struct sbx **out, const char **code, char message[REQUEST_MESSAGE_MAX])
 {
 	*out = NULL;
-	corral_policy *p = build_policy(reg, policy_json, ttl_ms, code, message);
-	if (!p)
+	bool warm = reg->cfg->warm > 0 && strcmp(policy_json, "{}") == 0;
+	corral_policy *p = warm ? NULL : build_policy(reg, policy_json, ttl_ms, code, message);
+	if (!p && !warm)
 		return strcmp(*code, "internal") == 0 ? 500 : 400;
 	pthread_mutex_lock(&reg->lock);
 	if (reg->stopping || reg->n_live >= reg->cfg->max_sandboxes) {
@@ -218,44 +288,34 @@ unsigned sbx_create(struct registry *reg, const char *policy_json, uint64_t ttl_
 		return stopping ? 503 : 429;
 	}
 	reg->n_live++; /* reserved while it starts */
+	struct sbx *stale = NULL, *s = warm ? pool_take(reg, ttl_ms, &stale) : NULL;
+	if (s) {
+		s->counted = true;
+		s->created_ms = now_realtime_ms();
+	}
+	pthread_cond_broadcast(&reg->changed); /* the refiller */
 	pthread_mutex_unlock(&reg->lock);
-
+	while (stale) {
+		struct sbx *next = stale->next;
+		sbx_destroy(reg, stale);
+		stale = next;
+	}
 	unsigned status = 500;
-	corral_error err = {0};
-	struct sbx *s = calloc(1, sizeof *s);
-	void **args = calloc(2, sizeof *args);
-	unsigned char raw[16];
-	*code = "internal";
-	if (!s || !args || getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-		snprintf(message, REQUEST_MESSAGE_MAX, "out of memory or entropy");
-		goto fail;
+	if (!s && warm)
+		p = build_policy(reg, policy_json, ttl_ms, code, message);
+	if (!s && p)
+		s = sbx_start(reg, p, true, &status, code, message);
+	corral_policy_free(p);
+	if (!s) {
+		pthread_mutex_lock(&reg->lock);
+		reg->n_live--;
+		pthread_cond_broadcast(&reg->changed);
+		pthread_mutex_unlock(&reg->lock);
+		return status;
 	}
-	for (size_t i = 0; i < sizeof raw; i++)
-		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
-	if (start_idle(reg, p, &s->sb, &err) < 0) {
-		*code = err.kind == CORRAL_ERR_USAGE ? "bad_policy" : "setup_failed";
-		status = err.kind == CORRAL_ERR_USAGE ? 400 : 500;
-		snprintf(message, REQUEST_MESSAGE_MAX, "%s", err.message);
-		goto fail;
-	}
-	s->created_ms = now_realtime_ms();
+	pthread_mutex_lock(&reg->lock);
 	s->expires_ms = s->created_ms + (int64_t)ttl_ms;
 	s->refs = 1;
-	args[0] = reg;
-	args[1] = s;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&s->waiter, NULL, waiter_main, args);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		corral_sandbox_free(s->sb);
-		snprintf(message, REQUEST_MESSAGE_MAX, "cannot start a waiter thread: %s", strerror(rc));
-		goto fail;
-	}
-	corral_policy_free(p);
-	metrics_sandbox_created(reg->metrics);
-	pthread_mutex_lock(&reg->lock);
 	s->next = reg->list;
 	reg->list = s;
 	bool stopping = reg->stopping;
@@ -269,15 +329,65 @@ unsigned sbx_create(struct registry *reg, const char *policy_json, uint64_t ttl_
 	}
 	*out = s;
 	return 201;
-fail:
-	free(s);
-	free(args);
-	corral_policy_free(p);
+}
+
+/* Keeps cfg->warm sandboxes of the default policy ready, able to live
+ * --max-ttl; drops those that ended. */
+static void *refiller_main(void *arg)
+{
+	struct registry *reg = arg;
 	pthread_mutex_lock(&reg->lock);
-	reg->n_live--;
-	pthread_cond_broadcast(&reg->changed);
+	while (!reg->stopping) {
+		struct sbx *stale = NULL;
+		for (struct sbx **pp = &reg->pool; *pp;) {
+			struct sbx *s = *pp;
+			if (s->ended) {
+				*pp = s->next;
+				reg->n_pool--;
+				s->next = stale;
+				stale = s;
+			} else {
+				pp = &s->next;
+			}
+		}
+		bool fill = reg->n_pool < reg->cfg->warm;
+		pthread_mutex_unlock(&reg->lock);
+		while (stale) {
+			struct sbx *next = stale->next;
+			sbx_destroy(reg, stale);
+			stale = next;
+		}
+		struct sbx *s = NULL;
+		if (fill) {
+			char message[REQUEST_MESSAGE_MAX];
+			const char *code = "internal";
+			unsigned status;
+			corral_policy *p = build_policy(reg, "{}", reg->cfg->max_ttl_ms, &code, message);
+			s = p ? sbx_start(reg, p, false, &status, &code, message) : NULL;
+			corral_policy_free(p);
+			if (!s)
+				fprintf(stderr, "{\"event\":\"warm_failed\",\"code\":\"%s\"}\n", code);
+		}
+		pthread_mutex_lock(&reg->lock);
+		if (s) {
+			s->next = reg->pool;
+			reg->pool = s;
+			reg->n_pool++;
+		}
+		if (!s || !fill) {
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += fill ? 1 : 0; /* after a failure, a pause */
+			until.tv_nsec += 250 * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&reg->changed, &reg->lock, &until);
+		}
+	}
 	pthread_mutex_unlock(&reg->lock);
-	return status;
+	return NULL;
 }
 
 struct sbx *sbx_get(struct registry *reg, const char *id)
@@ -370,6 +480,8 @@ void registry_kill_all(struct registry *reg)
 	pthread_cond_broadcast(&reg->changed);
 	for (struct sbx *s = reg->list; s; s = s->next)
 		corral_sandbox_signal(s->sb, SIGKILL, NULL);
+	for (struct sbx *s = reg->pool; s; s = s->next)
+		corral_sandbox_signal(s->sb, SIGKILL, NULL);
 	pthread_mutex_unlock(&reg->lock);
 }
 
@@ -383,11 +495,21 @@ void registry_shutdown(struct registry *reg)
 	pthread_mutex_unlock(&reg->lock);
 	if (reg->reaper_running)
 		pthread_join(reg->reaper, NULL);
+	if (reg->refiller_running)
+		pthread_join(reg->refiller, NULL);
 	pthread_mutex_lock(&reg->lock);
+	struct sbx *pool = reg->pool;
+	reg->pool = NULL;
+	reg->n_pool = 0;
 	pthread_cond_broadcast(&reg->job_ready);
 	pthread_mutex_unlock(&reg->lock);
 	for (size_t i = 0; i < reg->n_starters; i++)
 		pthread_join(reg->starters[i], NULL);
+	while (pool) {
+		struct sbx *next = pool->next;
+		sbx_destroy(reg, pool);
+		pool = next;
+	}
 	while (all) {
 		struct sbx *next = all->next;
 		sbx_destroy(reg, all);

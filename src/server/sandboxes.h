@@ -31,6 +31,7 @@ struct sbx {
 	int64_t created_ms, expires_ms;  /* realtime */
 	uint64_t execs;
 	unsigned refs;           /* requests using it */
+	bool counted;            /* in n_live (not a warm one waiting in the pool) */
 	struct sbx *next;
 };
 
@@ -38,6 +39,7 @@ struct server_limits {
 	const char *base_policy_json; /* the operator's policy (--policy), or NULL */
 	uint64_t default_ttl_ms, max_ttl_ms;
 	size_t max_sandboxes;
+	size_t warm;             /* sandboxes of the default policy kept ready */
 };
 
 /* A sandbox's init dies with the thread that started it (PDEATHSIG), and
@@ -69,6 +71,10 @@ struct registry {
 	pthread_cond_t job_ready;
 	pthread_t starters[REGISTRY_STARTERS];
 	size_t n_starters;
+	struct sbx *pool;        /* warm sandboxes, not listed */
+	size_t n_pool;
+	pthread_t refiller;
+	bool refiller_running;
 };
 
 int registry_init(struct registry *reg, const struct server_limits *cfg, struct metrics *m,

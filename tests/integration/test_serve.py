@@ -245,3 +245,23 @@ def test_sigterm_drains(tmp_path):
 def test_refuses_a_live_socket(server, corral):
     p = corral.raw("serve", "--socket", server.sock, timeout=20)
     assert p.returncode == 125 and "Address already in use" in p.stderr
+
+
+def test_warm_pool(tmp_path):
+    s = Server(tmp_path, "--warm", "2", "--max-sandboxes", "3")
+    try:
+        deadline = time.monotonic() + 20
+        while "corral_sandboxes_created_total 2" not in s.call("GET", "/metrics")[2].decode():
+            assert time.monotonic() < deadline, "the pool did not fill"
+            time.sleep(0.05)
+        # Warm ones are not listed, and do not count against --max-sandboxes.
+        assert s.json("GET", "/v1/sandboxes")["sandboxes"] == []
+        a = s.create({"ttl": "10m"})
+        assert s.exec(a["id"], {"argv": ["pwd"]})["stdout"] == "/workspace\n"
+        b = s.create({"limits": {"memory": "128M"}})  # a policy: started fresh
+        c = s.create()
+        assert s.call("POST", "/v1/sandboxes", {})[0] == 429
+        for x in (a, b, c):
+            s.json("DELETE", f"/v1/sandboxes/{x['id']}")
+    finally:
+        assert s.stop() == 0, s.stderr()[-2000:]
