@@ -34,6 +34,7 @@ void run_options_free(struct run_options *opts);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_mcp(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_volume(int argc, char **argv);

@@ -16,6 +16,8 @@ static void print_usage(FILE *out)
 	        "  check [--json]                    report what this host supports\n"
 	        "  mcp [OPTIONS]                     serve MCP on stdio: sandboxed code tools for\n"
 	        "                                    LLM agents (see corral mcp --help)\n"
+	        "  serve [OPTIONS]                   serve sandboxes over HTTP on a Unix socket\n"
+	        "                                    (see corral serve --help, docs/api.md)\n"
 	        "  image import|ls|rm                images: read-only root file systems\n"
 	        "  snapshot create|ls|inspect|rm     freeze what a sandbox changed into a layer\n"
 	        "  volume create|ls|rm               named persistent directories\n"
@@ -50,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(cmd, "mcp") == 0)
 		return cmd_mcp(argc - 1, argv + 1);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	if (strcmp(cmd, "image") == 0)

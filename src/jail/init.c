@@ -300,8 +300,12 @@ void jail_init_main(struct jail_context *ctx)
 	}
 
 	/* An idle sandbox runs the spawner where a command would run: init
-	 * treats it exactly as the command (its end is the sandbox's). */
-	pid_t command = fork();
+	 * treats it exactly as the command (its end is the sandbox's).
+	 * A raw clone, not fork(): init is a raw clone of a possibly
+	 * multi-threaded caller, so a malloc lock another thread held then is
+	 * held forever here, and glibc's fork() takes malloc's locks (its
+	 * at-fork handlers) -- it would hang. Neither child allocates. */
+	pid_t command = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
 	if (command < 0) {
 		error_errno(&err, ctx->idle ? "fork the spawner" : "fork the command");
 		jail_fail_setup(ctx, &err);

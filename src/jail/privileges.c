@@ -42,13 +42,20 @@ static int drop_bounding_except(int keep_cap, corral_error *err)
 	return 0;
 }
 
+/* Raw system calls, not glibc's wrappers: these run in the sandbox's init
+ * and its children, raw clones of a caller that may have many threads.
+ * glibc's wrappers would change the ids of every thread it believes the
+ * process has (the caller's threads, copied in its bookkeeping but gone),
+ * taking locks another thread of the caller may have held at the clone:
+ * they can hang forever. The process has one thread, so the raw calls
+ * (per thread in the kernel) cover it all. */
 int privileges_set_ids(uid_t uid, gid_t gid, bool can_setgroups, corral_error *err)
 {
-	if (can_setgroups && setgroups(0, NULL) < 0)
+	if (can_setgroups && syscall(SYS_setgroups, 0, NULL) < 0)
 		return error_errno(err, "setgroups");
-	if (setresgid(gid, gid, gid) < 0)
+	if (syscall(SYS_setresgid, gid, gid, gid) < 0)
 		return error_errno(err, "setresgid %u", (unsigned)gid);
-	if (setresuid(uid, uid, uid) < 0)
+	if (syscall(SYS_setresuid, uid, uid, uid) < 0)
 		return error_errno(err, "setresuid %u", (unsigned)uid);
 	return 0;
 }

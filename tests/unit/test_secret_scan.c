@@ -322,10 +322,10 @@ static void check_hold_back(void)
 	/* Too short to decide anything yet: all held back. */
 	CHECK(emitted == 0 && s.held == 10);
 	for (size_t i = 0; i + 1 < strlen(A); i++) {
-		CHECK(secret_stream_feed(&s, A + i, 1, emit_count, &emitted) == 0);
+		CHECK(secret_stream_feed(&s, &A[i], 1, emit_count, &emitted) == 0);
 		CHECK(emitted <= 10);
 	}
-	CHECK(secret_stream_feed(&s, A + strlen(A) - 1, 1, emit_count, &emitted) == 1);
+	CHECK(secret_stream_feed(&s, &A[strlen(A) - 1], 1, emit_count, &emitted) == 1);
 	CHECK(emitted == 10 + strlen("sk-live-AAAA"));
 	CHECK(secret_stream_finish(&s, emit_count, &emitted) == 1);
 
@@ -334,7 +334,7 @@ static void check_hold_back(void)
 	CHECK(secret_stream_init(&s, specs, NSPECS, only_a) == 0);
 	CHECK(secret_stream_feed(&s, "xy", 2, emit_count, &emitted) == 0);
 	CHECK(secret_stream_feed(&s, B, 40, emit_count, &emitted) == 0 && emitted == 0);
-	CHECK(secret_stream_feed(&s, B + 40, strlen(B) - 40, emit_count, &emitted) == -2);
+	CHECK(secret_stream_feed(&s, &B[40], strlen(B) - 40, emit_count, &emitted) == -2);
 	CHECK(s.blocked == 1 && s.blocked_at == 2 && emitted == 2);
 
 	/* At the end, a partial placeholder is just data. */
