@@ -581,12 +581,13 @@ static int overlay_mount(struct overlay_root *o, corral_error *err)
 		if (fsconfig_fd(fs, "lowerdir+", layer_fds[i], o->layers[i], err) < 0)
 			goto out;
 	/* Snapshots copy the upper as it is (docs/store.md): no metacopy
-	 * (data-less upper files), no redirects (renamed directories copied
-	 * up whole), no inode index or xino bits to carry along. */
+	 * (data-less upper files), no redirects (a renamed lower directory
+	 * is copied up whole; nofollow, as userxattr requires, since no layer
+	 * of the store holds one), no inode index or xino bits to carry. */
 	if (fsconfig_fd(fs, "upperdir", upper_dir, "upper", err) < 0 ||
 	    fsconfig_fd(fs, "workdir", work_dir, "work", err) < 0 ||
 	    fsconfig_string(fs, "metacopy", "off", err) < 0 ||
-	    fsconfig_string(fs, "redirect_dir", "off", err) < 0 ||
+	    fsconfig_string(fs, "redirect_dir", "nofollow", err) < 0 ||
 	    fsconfig_string(fs, "index", "off", err) < 0 || fsconfig_string(fs, "xino", "off", err) < 0)
 		goto out;
 	if (o->userxattr && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) {
