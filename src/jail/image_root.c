@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,6 +86,22 @@ static int create_state(const char *dir, const char *image, const char *snapshot
 	    fsync(fd) < 0 || renameat(dfd, "sandbox.json.tmp", dfd, "sandbox.json") < 0)
 		return error_errno(err, "--state %s: write sandbox.json", dir);
 	return 0;
+}
+
+int image_root_lock_state(const char *dir, const char *what, corral_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_set(err, CORRAL_ERR_USAGE, errno, "%s %s", what, dir);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "%s %s: in use by a running sandbox", what, dir);
+		return error_set(err, CORRAL_ERR_SETUP, e, "%s %s: lock", what, dir);
+	}
+	return fd;
 }
 
 static int check_kind(corral_store *store, const char *what, const char *name,
@@ -185,6 +202,7 @@ static int resolve_volumes(struct image_root *ir, corral_store *store, const cor
 int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_error *err)
 {
 	memset(ir, 0, sizeof *ir);
+	ir->state_lock_fd = -1;
 	if (!policy_uses_store(p))
 		return 0;
 	corral_store *store = corral_store_open(p->store_dir, err);
@@ -218,6 +236,9 @@ int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_err
 			error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--state");
 			goto out;
 		}
+		ir->state_lock_fd = image_root_lock_state(p->state, "--state", err);
+		if (ir->state_lock_fd < 0)
+			goto out;
 	}
 	rc = 0;
 out:
@@ -230,11 +251,15 @@ out:
 void image_root_free(struct image_root *ir)
 {
 	corral_store_layers_free(ir->layers, ir->n_layers);
-	free(ir->state);
 	for (size_t i = 0; i < ir->n_volumes; i++)
 		free(ir->volumes[i]);
 	free(ir->volumes);
 	free(ir->volume_limits);
 	free(ir->store_path);
+	/* Only a state dir has a lock (a zeroed image_root has fd 0, not its). */
+	if (ir->state && ir->state_lock_fd >= 0)
+		close(ir->state_lock_fd);
+	free(ir->state);
 	memset(ir, 0, sizeof *ir);
+	ir->state_lock_fd = -1;
 }

@@ -103,6 +103,7 @@ struct corral_sandbox {
 	enum corral_status limit_status;
 	corral_enforcement enforcement;
 	struct egress egress;         /* rules, listeners' plan, proxy (egress on) */
+	int state_lock_fd;            /* --state: the state dir, flock'ed while we run; -1 */
 	/* Idle sandboxes only (exec.c). */
 	bool idle;
 	int spawn_sock;               /* requests to the spawner, its replies; -1 */

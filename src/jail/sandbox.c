@@ -305,6 +305,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
 	sb->spawn_sock = -1;
+	sb->state_lock_fd = -1;
 	sb->idle = idle;
 	pthread_mutex_init(&sb->spawn_lock, NULL);
 	if (!idle && (!argv || !argv[0] || !argv[0][0])) {
@@ -323,6 +324,8 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	                    err) < 0)
 		goto cleanup;
 	describe_store_enforcement(sb, policy, &ctx.image);
+	/* The state dir stays locked for the sandbox's life, not the setup's. */
+	sb->state_lock_fd = steal_fd(&ctx.image.state_lock_fd);
 	/* Each exec's environment is the policy's (with egress's placeholders
 	 * and CA paths) and the request's over it. */
 	if (idle && environment_build(&sb->env, policy, sb->egress.env, sb->egress.n_env, err) < 0)
@@ -506,6 +509,8 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->root_fd);
 	if (sb->spawn_sock >= 0)
 		close(sb->spawn_sock);
+	if (sb->state_lock_fd >= 0)
+		close(sb->state_lock_fd);
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
 	egress_free(&sb->egress);

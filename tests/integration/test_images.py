@@ -19,7 +19,7 @@ from conftest import (EXIT_FAILURE, as_user, assert_ok, assert_one_line_error, c
                       run)
 
 TOOLS = ("sh", "cat", "ls", "mkdir", "rm", "ln", "chmod", "stat", "mv", "id", "touch", "head",
-         "echo", "readlink")
+         "echo", "readlink", "sleep")
 
 
 def _libraries(binary):
@@ -156,6 +156,24 @@ def test_state_persists_across_runs(tmp_path, store, image):
     # The state dir runs on what it recorded, nothing else.
     assert_one_line_error(sh(store, "true", "--state", state, "--from", "nope"), EXIT_FAILURE,
                           "--from nope: no such snapshot")
+
+
+def test_state_in_use_is_refused(tmp_path, store, image):
+    state = tmp_path / "state"
+    assert_ok(sh(store, "echo 1 > ~/f", "--image", image, "--state", state))
+    busy = popen("--state-dir", store, "--state", state, "--", "sh", "-c",
+                 "echo up; sleep 30", stdout=subprocess.PIPE)
+    try:
+        assert busy.stdout.readline() == b"up\n"
+        assert_one_line_error(sh(store, "true", "--state", state), EXIT_FAILURE,
+                              f"--state {state}: in use by a running sandbox")
+        assert_one_line_error(
+            corral_raw("snapshot", "create", "--state", state, "s", "--state-dir", store), 2,
+            "in use by a running sandbox")
+    finally:
+        busy.terminate()
+        busy.communicate(timeout=30)
+    assert_ok(corral_raw("snapshot", "create", "--state", state, "s", "--state-dir", store))
 
 
 def _mutate(store, image, state):
