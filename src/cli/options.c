@@ -1,7 +1,6 @@
 #include "cli/cli.h"
 
 #include "policy/policy.h"
-#include "util/cleanup.h"
 #include "util/error.h"
 #include "util/strings.h"
 
@@ -165,21 +164,22 @@ static int add_volume(corral_policy *policy, const char *arg, corral_error *err)
 	const char *colon = strchr(arg, ':');
 	if (!colon || colon == arg || !colon[1])
 		return error_set(err, CORRAL_ERR_USAGE, 0, "--volume %s: expected NAME:/PATH[:ro]", arg);
-	_cleanup_free_ char *name = strndup(arg, (size_t)(colon - arg));
-	_cleanup_free_ char *target = strdup(colon + 1);
-	if (!name || !target)
-		return error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+	const char *mode = strchr(colon + 1, ':');
 	bool readonly = false;
-	char *mode = strchr(target, ':');
 	if (mode) {
 		if (strcmp(mode, ":ro") != 0 && strcmp(mode, ":rw") != 0)
 			return error_set(err, CORRAL_ERR_USAGE, 0,
 			                 "--volume %s: expected NAME:/PATH[:ro] (':%s' is neither ro nor rw)",
 			                 arg, mode + 1);
 		readonly = strcmp(mode, ":ro") == 0;
-		*mode = '\0';
 	}
-	return corral_policy_add_volume(policy, name, target, readonly, err);
+	char *name = strndup(arg, (size_t)(colon - arg));
+	char *target = mode ? strndup(colon + 1, (size_t)(mode - colon - 1)) : strdup(colon + 1);
+	int rc = name && target ? corral_policy_add_volume(policy, name, target, readonly, err)
+	                        : error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+	free(name);
+	free(target);
+	return rc;
 }
 
 /* "SRC[:DST]" */

@@ -57,6 +57,11 @@ static int read_state(const char *dir, char **image, char **snapshot, bool *exis
 	else if (!(*image = strdup(img)) || (snap && !(*snapshot = strdup(snap))))
 		rc = error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--state");
 	json_decref(doc);
+	if (rc < 0) {
+		free(*image);
+		free(*snapshot);
+		*image = *snapshot = NULL;
+	}
 	*exists = rc == 0;
 	return rc;
 }
@@ -154,8 +159,11 @@ static int choose_base(corral_store *store, const corral_policy *p, char **image
 			                 p->state);
 	}
 	if (p->image) {
-		*image = strdup(p->image);
-		return *image ? 0 : error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--image");
+		char *copy = strdup(p->image);
+		if (!copy)
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--image");
+		*image = copy;
+		return 0;
 	}
 	if (!p->from)
 		return 0;
@@ -208,8 +216,7 @@ int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_err
 	corral_store *store = corral_store_open(p->store_dir, err);
 	if (!store)
 		return error_prefix(err, "%s", p->store_dir ? "--state-dir" : "the store");
-	_cleanup_free_ char *image = NULL;
-	_cleanup_free_ char *snapshot = NULL;
+	char *image = NULL, *snapshot = NULL;
 	bool state_exists = false;
 	int rc = -1;
 	if (!(ir->store_path = strdup(store->path))) {
@@ -242,6 +249,8 @@ int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_err
 	}
 	rc = 0;
 out:
+	free(image);
+	free(snapshot);
 	corral_store_close(store);
 	if (rc < 0)
 		image_root_free(ir);
