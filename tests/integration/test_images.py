@@ -201,6 +201,21 @@ def test_snapshot_round_trip(tmp_path, store, image):
     assert proc.stdout.split() == ["a", "b", "from", "the", "image"]
 
 
+def test_xattrs_survive_copy_up_and_snapshot(tmp_path, store):
+    src = make_rootfs(tmp_path / "rootfs")
+    os.setxattr(src / "etc" / "motd", "user.origin", b"image")
+    assert_ok(corral_raw("image", "import", src, "base", "--state-dir", store))
+    state = tmp_path / "state"
+    assert_ok(sh(store, "echo appended >> /etc/motd", "--image", "base", "--state", state))
+    assert_ok(corral_raw("snapshot", "create", "--state", state, "snap", "--state-dir", store))
+    info = json.loads(assert_ok(corral_raw("snapshot", "inspect", "snap", "--json",
+                                           "--state-dir", store)).stdout)
+    top = info["layers"][0]
+    assert os.getxattr(os.path.join(top, "etc", "motd"), "user.origin") == b"image"
+    proc = assert_ok(sh(store, "cat /etc/motd", "--from", "snap"))
+    assert proc.stdout == "from the image\nappended\n"
+
+
 def test_many_sandboxes_from_one_snapshot(tmp_path, store, image):
     state = tmp_path / "state"
     _mutate(store, image, state)
