@@ -106,6 +106,24 @@ int corral_policy_set_net_ca(corral_policy *policy, const char *path, corral_err
  * is blocked. The value never enters the sandbox. */
 int corral_policy_add_secret(corral_policy *policy, const char *spec, corral_error *err);
 
+/* What the sandbox runs on (docs/store.md). Without an image or snapshot the
+ * root shows the host's system read-only, as always. With one, the root is
+ * an overlay of its layers and a writable upper layer: a tmpfs of --disk
+ * bytes, or DIR/upper on disk when the sandbox is persistent (state dir).
+ * Names are looked up in the store when the sandbox starts. */
+int corral_policy_set_image(corral_policy *policy, const char *name, corral_error *err);
+/* Start from a snapshot (over the image it was taken on), with an empty
+ * upper layer of its own. */
+int corral_policy_set_from(corral_policy *policy, const char *snapshot, corral_error *err);
+/* Keep the sandbox's writes in DIR (DIR/upper, DIR/work, DIR/sandbox.json),
+ * for later runs and `corral snapshot create --state DIR`. */
+int corral_policy_set_state(corral_policy *policy, const char *dir, corral_error *err);
+/* The store to use (NULL: the default, as corral_store_open). */
+int corral_policy_set_store(corral_policy *policy, const char *dir, corral_error *err);
+/* Bind the store's volume NAME at target, read-write unless readonly. */
+int corral_policy_add_volume(corral_policy *policy, const char *name, const char *target,
+                             bool readonly, corral_error *err);
+
 /* ---- sandboxes ----------------------------------------------------------- */
 
 typedef struct corral_sandbox corral_sandbox;

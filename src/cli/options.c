@@ -32,6 +32,11 @@ enum {
 	OPT_INTERCEPT,
 	OPT_NET_CA,
 	OPT_SECRET,
+	OPT_IMAGE,
+	OPT_FROM,
+	OPT_STATE,
+	OPT_STATE_DIR,
+	OPT_VOLUME,
 	OPT_LIMIT_BASE = 2000, /* + enum policy_limit_id */
 };
 
@@ -58,6 +63,11 @@ static const struct option run_long_options[] = {
 	{"intercept", no_argument, NULL, OPT_INTERCEPT},
 	{"net-ca", required_argument, NULL, OPT_NET_CA},
 	{"secret", required_argument, NULL, OPT_SECRET},
+	{"image", required_argument, NULL, OPT_IMAGE},
+	{"from", required_argument, NULL, OPT_FROM},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"volume", required_argument, NULL, OPT_VOLUME},
 	{"memory", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_MEMORY},
 	{"pids", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_PIDS},
 	{"cpus", required_argument, NULL, OPT_LIMIT_BASE + POLICY_LIMIT_CPUS},
@@ -86,6 +96,19 @@ void cli_print_run_help(void)
 	       "  --ro-bind SRC[:DST]   bind host SRC read-only at DST\n"
 	       "  --tmpfs DST           mount an empty tmpfs at DST\n"
 	       "  --cwd DIR             working directory inside the sandbox\n"
+	       "\n"
+	       "Images, snapshots and volumes (docs/store.md):\n"
+	       "  --image NAME          the root is image NAME from the store (default: the\n"
+	       "                        host's system, read-only); writes go to an upper layer\n"
+	       "                        on a tmpfs of --disk bytes\n"
+	       "  --from SNAPSHOT       the root is SNAPSHOT (over its image), writes to a\n"
+	       "                        fresh upper layer of this sandbox's own\n"
+	       "  --state DIR           keep the writes in DIR (DIR/upper) across runs, for\n"
+	       "                        'corral snapshot create --state DIR'; needs --image or\n"
+	       "                        --from the first time\n"
+	       "  --volume NAME:DST[:ro] bind the store's volume NAME at DST\n"
+	       "  --state-dir DIR       the store (default /var/lib/corral for root, else\n"
+	       "                        $XDG_STATE_HOME/corral)\n"
 	       "\n"
 	       "Identity and environment:\n"
 	       "  --uid N               uid/gid inside the sandbox (default 1000; 0 is root\n"
@@ -133,6 +156,30 @@ void cli_print_run_help(void)
 	       "Exit status: the command's; 128+N if killed by signal N; 124 on --timeout;\n"
 	       "137 when another limit stopped the sandbox; 125 if corral failed; 126 if CMD\n"
 	       "is not executable; 127 if CMD was not found.\n");
+}
+
+/* "NAME:DST[:ro]" */
+static int add_volume(corral_policy *policy, const char *arg, corral_error *err)
+{
+	const char *colon = strchr(arg, ':');
+	if (!colon || colon == arg || !colon[1])
+		return error_set(err, CORRAL_ERR_USAGE, 0, "--volume %s: expected NAME:/PATH[:ro]", arg);
+	const char *mode = strchr(colon + 1, ':');
+	bool readonly = false;
+	if (mode) {
+		if (strcmp(mode, ":ro") != 0 && strcmp(mode, ":rw") != 0)
+			return error_set(err, CORRAL_ERR_USAGE, 0,
+			                 "--volume %s: expected NAME:/PATH[:ro] (':%s' is neither ro nor rw)",
+			                 arg, mode + 1);
+		readonly = strcmp(mode, ":ro") == 0;
+	}
+	char *name = strndup(arg, (size_t)(colon - arg));
+	char *target = mode ? strndup(colon + 1, (size_t)(mode - colon - 1)) : strdup(colon + 1);
+	int rc = name && target ? corral_policy_add_volume(policy, name, target, readonly, err)
+	                        : error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
+	free(name);
+	free(target);
+	return rc;
 }
 
 /* "SRC[:DST]" */
@@ -206,6 +253,16 @@ static int apply_option(struct run_options *opts, enum options_mode mode, int op
 		return corral_policy_set_net_ca(p, arg, err);
 	case OPT_SECRET:
 		return corral_policy_add_secret(p, arg, err);
+	case OPT_IMAGE:
+		return corral_policy_set_image(p, arg, err);
+	case OPT_FROM:
+		return corral_policy_set_from(p, arg, err);
+	case OPT_STATE:
+		return corral_policy_set_state(p, arg, err);
+	case OPT_STATE_DIR:
+		return corral_policy_set_store(p, arg, err);
+	case OPT_VOLUME:
+		return add_volume(p, arg, err);
 	case OPT_LISTEN:
 		opts->listen = arg;
 		return 0;

@@ -74,7 +74,7 @@ int jail_ids_write_maps(const struct jail_ids *ids, pid_t pid, corral_error *err
 	return 0;
 }
 
-int idmap_userns_open(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid, corral_error *err)
+static int userns_with_maps(const char *uid_map, const char *gid_map, corral_error *err)
 {
 	int sync[2];
 	if (pipe2(sync, O_CLOEXEC) < 0)
@@ -92,12 +92,9 @@ int idmap_userns_open(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid
 		(void)!read(sync[0], &c, 1);
 		_exit(0);
 	}
-	char map[64], path[64];
-	snprintf(map, sizeof map, "%u %u 1\n", from_uid, to_uid);
-	if (write_proc_file(pid, "uid_map", map, err) < 0)
-		goto reap;
-	snprintf(map, sizeof map, "%u %u 1\n", from_gid, to_gid);
-	if (write_proc_file(pid, "gid_map", map, err) < 0)
+	char path[64];
+	if (write_proc_file(pid, "uid_map", uid_map, err) < 0 ||
+	    write_proc_file(pid, "gid_map", gid_map, err) < 0)
 		goto reap;
 	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
 	rc = open(path, O_RDONLY | O_CLOEXEC);
@@ -113,4 +110,19 @@ cleanup:
 	if (sync[1] >= 0)
 		close(sync[1]);
 	return rc;
+}
+
+int idmap_userns_open(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid, corral_error *err)
+{
+	char uid_map[64], gid_map[64];
+	snprintf(uid_map, sizeof uid_map, "%u %u 1\n", from_uid, to_uid);
+	snprintf(gid_map, sizeof gid_map, "%u %u 1\n", from_gid, to_gid);
+	return userns_with_maps(uid_map, gid_map, err);
+}
+
+int idmap_userns_open_range(unsigned from, unsigned to, unsigned count, corral_error *err)
+{
+	char map[64];
+	snprintf(map, sizeof map, "%u %u %u\n", from, to, count);
+	return userns_with_maps(map, map, err);
 }

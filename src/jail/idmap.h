@@ -46,4 +46,8 @@ int jail_ids_write_maps(const struct jail_ids *ids, pid_t pid, corral_error *err
 int idmap_userns_open(uid_t from_uid, gid_t from_gid, uid_t to_uid, gid_t to_gid,
                       corral_error *err);
 
+/* The same for a range: on-disk ids from..from+count-1 to to..to+count-1
+ * (uids and gids alike). */
+int idmap_userns_open_range(unsigned from, unsigned to, unsigned count, corral_error *err);
+
 #endif

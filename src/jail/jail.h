@@ -23,6 +23,7 @@
 #include "jail/denials.h"
 #include "jail/environment.h"
 #include "jail/idmap.h"
+#include "jail/image_root.h"
 #include "jail/mount_plan.h"
 #include "jail/rlimits.h"
 #include "jail/sentinel.h"
@@ -38,6 +39,7 @@ struct seccomp_program;
 struct jail_context {
 	const corral_policy *policy;
 	struct jail_ids ids;
+	struct image_root image;   /* the policy's store options, resolved */
 	struct mount_plan plan;
 	struct environment env;
 	struct seccomp_program *seccomp;
@@ -101,6 +103,7 @@ struct corral_sandbox {
 	enum corral_status limit_status;
 	corral_enforcement enforcement;
 	struct egress egress;         /* rules, listeners' plan, proxy (egress on) */
+	int state_lock_fd;            /* --state: the state dir, flock'ed while we run; -1 */
 	/* Idle sandboxes only (exec.c). */
 	bool idle;
 	int spawn_sock;               /* requests to the spawner, its replies; -1 */

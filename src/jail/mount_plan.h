@@ -28,6 +28,7 @@ enum mount_op_kind {
 	MOUNT_OP_DEVPTS,    /* private devpts instance at target */
 	MOUNT_OP_READONLY,  /* make the mount at target read-only, recursively */
 	MOUNT_OP_MASK,      /* hide target: /dev/null over a file, empty ro tmpfs over a dir */
+	MOUNT_OP_OWNED_DIR, /* directory at target (mode, uid, gid) unless one exists */
 };
 
 enum mount_op_flags {
@@ -49,6 +50,30 @@ struct mount_op {
 	const char *label;  /* how errors name this op, e.g. "--bind /srv" */
 	int tree_fd;        /* MOUNT_OP_BIND: the detached tree once opened, else -1 */
 	int idmap_userns_fd; /* MOUNT_OP_F_IDMAP: user namespace carrying the map, else -1 */
+	uid_t uid;          /* MOUNT_OP_OWNED_DIR */
+	gid_t gid;
+};
+
+/* The root as an overlay of store layers (an image or a snapshot) with a
+ * writable upper layer, mounted detached by mount_plan_open_trees and
+ * pivoted into by rootfs_build. */
+#define OVERLAY_LAYERS_MAX 128
+struct overlay_root {
+	bool on;
+	const char *layers[OVERLAY_LAYERS_MAX]; /* lowerdir order: topmost first */
+	size_t n_layers;
+	const char *state_dir;  /* persistent: DIR/upper and DIR/work; NULL: a tmpfs */
+	const char *tmpfs_size; /* "size=N" of the tmpfs upper, or NULL: no cap */
+	/* Root mode: the layers and the upper are idmapped from their on-disk
+	 * ids 0..65535 to the sandbox's host range (idmap_userns_fd), and
+	 * overlayfs does its own work (copy-up, whiteouts, its work dir) with
+	 * the sandbox root's host ids as_uid/as_gid, so that on disk it all
+	 * reads as ids 0..65535 again. Rootless: -1, plain ids, userxattr. */
+	int idmap_userns_fd;
+	uid_t as_uid;
+	gid_t as_gid;
+	bool userxattr;
+	int fd;                 /* the overlay, detached, once mounted; else -1 */
 };
 
 struct mount_plan {
@@ -61,18 +86,24 @@ struct mount_plan {
 	size_t n_grants;
 	bool failed_alloc;
 	uint64_t tmpfs_bytes;
+	struct overlay_root overlay;
 };
 
 struct jail_ids;
+struct image_root;
 
 /* Build the plan for `policy`. `ids` gives the inside uid/gid; every
- * writable tmpfs is capped at `tmpfs_bytes` (LIMIT_UNLIMITED: no cap). */
+ * writable tmpfs is capped at `tmpfs_bytes` (LIMIT_UNLIMITED: no cap).
+ * `image` (NULL: none) is what the policy's store options resolved to. */
 int mount_plan_build(struct mount_plan *plan, const corral_policy *policy,
-                     const struct jail_ids *ids, uint64_t tmpfs_bytes, corral_error *err);
+                     const struct jail_ids *ids, uint64_t tmpfs_bytes,
+                     const struct image_root *image, corral_error *err);
 
-/* Open every bind source as a detached, attribute-set mount tree. In root
- * mode the supervisor calls this before cloning (so host permissions do not
- * matter); rootless, the setup child calls it before hiding the host. */
+/* Open every bind source as a detached, attribute-set mount tree, and mount
+ * the overlay root if there is one. In root mode the supervisor calls this
+ * before cloning (so host permissions do not matter, and overlayfs reads
+ * the store's trusted.overlay.* markers); rootless, the setup child calls it
+ * before hiding the host. Allocation-free. */
 int mount_plan_open_trees(struct mount_plan *plan, corral_error *err);
 
 /* TLS interception: bind `bundle` (a host file: the system bundle plus

@@ -96,9 +96,28 @@ static int do_mask(const struct mount_op *op, corral_error *err)
 	return 0;
 }
 
+/* A directory the sandbox owns on an image (/tmp, HOME): made with exactly
+ * this mode and owner when the image has none, else left as the image (or
+ * an earlier run of a persistent sandbox) made it. */
+static int do_owned_dir(const struct mount_op *op, corral_error *err)
+{
+	if (mkdir(op->target, 0700) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		return error_errno(err, "mkdir /%s", op->target);
+	}
+	if (lchown(op->target, op->uid, op->gid) < 0 && errno != EINVAL)
+		return error_errno(err, "chown /%s", op->target);
+	if (chmod(op->target, op->mode) < 0)
+		return error_errno(err, "chmod /%s", op->target);
+	return 0;
+}
+
 static int run_op(const struct mount_op *op, corral_error *err)
 {
 	switch (op->kind) {
+	case MOUNT_OP_OWNED_DIR:
+		return do_owned_dir(op, err);
 	case MOUNT_OP_MKDIR:
 		if (mkdir_parents(op->target, op->mode) < 0)
 			return error_errno(err, "mkdir /%s", op->target);
@@ -138,11 +157,41 @@ static int run_op(const struct mount_op *op, corral_error *err)
 	return error_set(err, CORRAL_ERR_INTERNAL, 0, "unknown mount operation %d", op->kind);
 }
 
+/* The root is an overlay of an image: pivot into it first, then run the
+ * plan inside, with paths relative to the new root (the working directory)
+ * and absolute symlinks resolving against it, so the image's symlinks
+ * never lead to the host; every mount point the plan makes is in the upper
+ * layer. The old root stays stacked over the new one until the plan is
+ * done, because the kernel lets a user namespace mount proc and sysfs only
+ * while a full instance of each is visible. The root stays writable: it is
+ * the sandbox's own layer. */
+static int rootfs_build_overlay(struct mount_plan *plan, corral_error *err)
+{
+	if (syscall(SYS_move_mount, plan->overlay.fd, "", AT_FDCWD, STAGING_DIR,
+	            MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return error_errno(err, "move the overlay root to " STAGING_DIR);
+	if (chdir(STAGING_DIR) < 0)
+		return error_errno(err, "chdir " STAGING_DIR);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return error_errno(err, "pivot_root");
+	for (size_t i = 0; i < plan->n_ops; i++)
+		if (run_op(&plan->ops[i], err) < 0)
+			return -1;
+	mount_plan_close_trees(plan);
+	if (umount2(".", MNT_DETACH) < 0)
+		return error_errno(err, "detach the host root");
+	if (chdir("/") < 0)
+		return error_errno(err, "chdir /");
+	return 0;
+}
+
 int rootfs_build(struct mount_plan *plan, corral_error *err)
 {
 	/* Nothing done here may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return error_errno(err, "make / private");
+	if (plan->overlay.on)
+		return rootfs_build_overlay(plan, err);
 	if (mount("tmpfs", STAGING_DIR, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
 		return error_errno(err, "mount the new root on " STAGING_DIR);
 	if (chdir(STAGING_DIR) < 0)

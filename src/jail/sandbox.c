@@ -47,6 +47,7 @@
 static void context_free(struct jail_context *ctx)
 {
 	mount_plan_free(&ctx->plan);
+	image_root_free(&ctx->image);
 	environment_free(&ctx->env);
 	seccomp_program_free(ctx->seccomp);
 	ctx->seccomp = NULL;
@@ -100,8 +101,10 @@ static int context_prepare(struct jail_context *ctx, const corral_policy *policy
 	uint64_t tmpfs_bytes = policy->limits.disk_bytes;
 	if (!memory_in_cgroup && policy->limits.memory_bytes < tmpfs_bytes)
 		tmpfs_bytes = policy->limits.memory_bytes;
-	if (mount_plan_build(&ctx->plan, policy, &ctx->ids, tmpfs_bytes, err) < 0)
+	if (image_root_resolve(&ctx->image, policy, err) < 0)
 		return -1;
+	if (mount_plan_build(&ctx->plan, policy, &ctx->ids, tmpfs_bytes, &ctx->image, err) < 0)
+		goto fail;
 	if (egress->intercept &&
 	    mount_plan_add_ca(&ctx->plan, egress->ca_bundle, egress->ca_pem, EGRESS_CA_PATH, err) < 0)
 		goto fail;
@@ -224,6 +227,31 @@ static int create_cgroup(corral_sandbox *sb, corral_error *err)
 	return 0;
 }
 
+/* What the store options leave unenforced, after the cgroup's story. */
+static void describe_store_enforcement(corral_sandbox *sb, const corral_policy *policy,
+                                       const struct image_root *image)
+{
+	corral_enforcement *e = &sb->enforcement;
+	char *w = e->weaker;
+	size_t size = sizeof e->weaker;
+	size_t len = strlen(w);
+	if (image->state && sb->limits.disk_bytes != LIMIT_UNLIMITED && len + 2 < size) {
+		/* A persistent upper is a directory of the host's file system,
+		 * which has no per-directory limit corral could set everywhere. */
+		snprintf(w + len, size - len, "%s--disk does not limit the persistent upper layer in %s",
+		         len ? "; " : "", image->state);
+		len = strlen(w);
+	}
+	for (size_t i = 0; i < image->n_volumes && len + 2 < size; i++) {
+		if (image->volume_limits[i] == 0)
+			continue;
+		snprintf(w + len, size - len, "%svolume %s: its size limit (%llu bytes) is not enforced",
+		         len ? "; " : "", policy->volumes[i].name,
+		         (unsigned long long)image->volume_limits[i]);
+		len = strlen(w);
+	}
+}
+
 /* Output passes through corral's own pipes when it is capped, so a flood
  * can never reach the caller beyond the cap. */
 static int setup_output(corral_sandbox *sb, struct jail_context *ctx, const corral_io *io,
@@ -277,6 +305,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->signal_fd = io ? io->signal_fd : -1;
 	sb->limits = policy->limits;
 	sb->spawn_sock = -1;
+	sb->state_lock_fd = -1;
 	sb->idle = idle;
 	pthread_mutex_init(&sb->spawn_lock, NULL);
 	if (!idle && (!argv || !argv[0] || !argv[0][0])) {
@@ -294,6 +323,9 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, &sb->egress,
 	                    err) < 0)
 		goto cleanup;
+	describe_store_enforcement(sb, policy, &ctx.image);
+	/* The state dir stays locked for the sandbox's life, not the setup's. */
+	sb->state_lock_fd = steal_fd(&ctx.image.state_lock_fd);
 	/* Each exec's environment is the policy's (with egress's placeholders
 	 * and CA paths) and the request's over it. */
 	if (idle && environment_build(&sb->env, policy, sb->egress.env, sb->egress.n_env, err) < 0)
@@ -477,6 +509,8 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->root_fd);
 	if (sb->spawn_sock >= 0)
 		close(sb->spawn_sock);
+	if (sb->state_lock_fd >= 0)
+		close(sb->state_lock_fd);
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
 	egress_free(&sb->egress);

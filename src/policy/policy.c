@@ -81,6 +81,7 @@ void corral_policy_free(corral_policy *p)
 	free(p->net_log);
 	free(p->net_rule_cmd);
 	policy_secrets_free(p);
+	policy_store_free(p);
 	free(p);
 }
 
@@ -141,7 +142,7 @@ int policy_normalize_sandbox_path(const char *what, const char *path, char *out,
 }
 
 /* Targets that corral itself owns: granting them would undo the isolation. */
-static bool target_is_reserved(const char *target)
+bool policy_target_is_reserved(const char *target)
 {
 	static const char *const reserved[] = {"/", "/proc", "/dev", "/sys"};
 	for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
@@ -184,7 +185,7 @@ int corral_policy_add_mount(corral_policy *p, enum corral_mount_type type, const
 		return error_set(err, CORRAL_ERR_USAGE, 0, "%s: missing target path", what);
 	if (policy_normalize_sandbox_path(what, target, normalized, sizeof normalized, err) < 0)
 		return -1;
-	if (target_is_reserved(normalized))
+	if (policy_target_is_reserved(normalized))
 		return error_set(err, CORRAL_ERR_USAGE, 0, "%s %s: target is reserved by corral", what,
 		                 normalized);
 

@@ -11,6 +11,7 @@
 
 #include "corral.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define POLICY_VERSION 1
@@ -81,6 +82,13 @@ struct policy_mount {
 	char *target;
 };
 
+/* A named volume of the store bound into the sandbox (--volume). */
+struct policy_volume {
+	char *name;
+	char *target;
+	bool readonly;
+};
+
 struct corral_policy {
 	uid_t uid;          /* inside the sandbox; gid follows uid */
 	char *hostname;
@@ -104,7 +112,25 @@ struct corral_policy {
 	char *net_ca;       /* --net-ca: a CA file trusted upstream besides the host's */
 	struct policy_secret *secrets; /* --secret */
 	size_t n_secrets;
+	/* The store (policy_store.c): names and paths, looked up at start. */
+	char *image;        /* --image: the root is this image, or NULL: the host's */
+	char *from;         /* --from: the root is this snapshot (over its image) */
+	char *state;        /* --state: persistent upper (DIR/upper, DIR/work) */
+	char *store_dir;    /* --state-dir: the store, NULL: the default one */
+	struct policy_volume *volumes;
+	size_t n_volumes;
 };
+
+/* policy_store.c */
+bool policy_uses_store(const corral_policy *p);
+void policy_store_free(corral_policy *p);
+/* "image", "from", "state", "state_dir" or "volumes" of the JSON form;
+ * *handled is false for any other key. */
+int policy_store_merge_json(corral_policy *p, const char *key, void *value /* json_t */,
+                            bool *handled, corral_error *err);
+int policy_store_to_json(const corral_policy *p, void *root /* json_t */);
+/* /, /proc, /dev, /sys and below: corral's own. */
+bool policy_target_is_reserved(const char *target);
 
 /* policy_secrets.c */
 void policy_secrets_free(corral_policy *p);

@@ -171,6 +171,11 @@ static int merge_object(corral_policy *p, json_t *root, corral_error *err)
 			if (policy_net_merge_json(p, v, err) < 0)
 				return -1;
 		} else {
+			bool handled;
+			if (policy_store_merge_json(p, key, v, &handled, err) < 0)
+				return -1;
+			if (handled)
+				continue;
 			return error_set(err, CORRAL_ERR_USAGE, 0, "policy: unknown key \"%s\"", key);
 		}
 	}
@@ -249,7 +254,7 @@ char *corral_policy_to_json(const corral_policy *p)
 	if (json_object_set(root, "mounts", mounts) < 0 || json_object_set(root, "env", env) < 0 ||
 	    json_object_set(root, "pass_env", pass) < 0 || json_object_set(root, "limits", limits) < 0)
 		goto cleanup;
-	if (policy_net_to_json(p, root) < 0)
+	if (policy_net_to_json(p, root) < 0 || policy_store_to_json(p, root) < 0)
 		goto cleanup;
 	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 cleanup:

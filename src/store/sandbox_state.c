@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #define STATE_JSON_MAX 65536
@@ -62,6 +63,18 @@ int corral_snapshot_create_from_state(corral_store *store, const char *state_dir
 	if (store_check_name("snapshot name", name, err) < 0 ||
 	    read_base(state_dir, base, sizeof base, err) < 0)
 		return -1;
+	/* The lock a sandbox running on this state dir holds (corral run
+	 * --state): its upper must not change while it is copied. */
+	_cleanup_close_ int lock = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock < 0)
+		return error_set(err, CORRAL_ERR_USAGE, errno, "snapshot create: state dir %s", state_dir);
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK
+		               ? error_set(err, CORRAL_ERR_USAGE, 0,
+		                           "snapshot create: state dir %s is in use by a running sandbox "
+		                           "(snapshot it once it has stopped)",
+		                           state_dir)
+		               : error_errno(err, "snapshot create: lock %s", state_dir);
 	_cleanup_free_ char *upper = NULL;
 	if (asprintf(&upper, "%s/upper", state_dir) < 0) {
 		upper = NULL;
