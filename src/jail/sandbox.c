@@ -509,8 +509,14 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->root_fd);
 	if (sb->spawn_sock >= 0)
 		close(sb->spawn_sock);
-	if (sb->state_lock_fd >= 0)
+	if (sb->state_lock_fd >= 0) {
+		/* overlayfs leaves its scratch DIR/work/work mode 000: make it the
+		 * owner's again, so that a rootless caller can remove DIR. Best
+		 * effort (there is none before a first mount). */
+		if (fchmodat(sb->state_lock_fd, "work/work", 0700, 0) < 0 && errno != ENOENT)
+			errno = 0;
 		close(sb->state_lock_fd);
+	}
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
 	egress_free(&sb->egress);

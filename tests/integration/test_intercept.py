@@ -403,12 +403,23 @@ def test_bad_secrets_are_one_line_errors(spec, fragment):
 
 
 def test_ca_key_is_private():
+    """The CA lives in the state directory of whoever runs corral: root's
+    /var/lib/corral, else $XDG_STATE_HOME (or ~/.local/state)/corral."""
+    import pwd
+    from conftest import as_user
     proc = run("--intercept", "--", "true")
     assert proc.returncode == 0, proc.stderr
-    state = "/var/lib/corral" if os.geteuid() == 0 else os.path.expanduser(
-        "~/.local/state/corral")
+    user = as_user()
+    if user is None and os.geteuid() == 0:
+        state = "/var/lib/corral"
+    else:
+        home = pwd.getpwnam(user).pw_dir if user else os.path.expanduser("~")
+        state = os.environ.get("XDG_STATE_HOME") if not user else None
+        state = f"{state}/corral" if state else f"{home}/.local/state/corral"
     st = os.stat(f"{state}/ca/ca.key")
     assert st.st_mode & 0o077 == 0
+    assert st.st_uid == (pwd.getpwnam(user).pw_uid if user else os.geteuid())
+    assert os.stat(f"{state}/ca").st_mode & 0o077 == 0
 
 
 # ---- rules replaced while the sandbox runs (corral_sandbox_set_net_rules) ----
