@@ -25,28 +25,7 @@ static void send_plain_error(struct http_stream *s, int status, const char *reas
                              const char *body)
 {
 	char msg[1024];
-	int n = snprintf(msg, sizeof msg,
-	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	                 "Content-Length: %zu\r\nConnection: close\r\nX-Corral-Proxy: %s\r\n\r\n%s",
-	                 status, reason, strlen(body), reason, body);
-	if (n > 0)
-		(void)http_stream_write(s, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-}
-
-static bool literal(const char *host, struct sockaddr_storage *sa)
-{
-	memset(sa, 0, sizeof *sa);
-	struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		return true;
-	}
-	return false;
+	(void)http_stream_write(s, msg, proxy_format_response(msg, sizeof msg, status, reason, body));
 }
 
 /* A blocking connect bounded by ENGINE_CONNECT_MS; the fd or -1. */
@@ -134,7 +113,7 @@ bool engine_connect_upstream(struct http_engine *e, const char *host, uint16_t p
 	const struct addrinfo *ai = NULL;
 	struct addrinfo single = {0};
 	bool pinned = proxy_pinned(p, host, &one);
-	if (pinned || literal(host, &one)) {
+	if (pinned || proxy_literal_address(host, &one)) {
 		single.ai_family = one.ss_family;
 		single.ai_addr = (struct sockaddr *)&one;
 		single.ai_addrlen = one.ss_family == AF_INET ? sizeof(struct sockaddr_in)

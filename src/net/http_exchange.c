@@ -110,12 +110,8 @@ static void respond(struct http_engine *e, struct proxy_record *rec, int status,
                     const char *reason, const char *decision, const char *why, const char *body)
 {
 	char msg[2048];
-	int n = snprintf(msg, sizeof msg,
-	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	                 "Content-Length: %zu\r\nConnection: close\r\nX-Corral-Proxy: %s\r\n\r\n%s",
-	                 status, reason, strlen(body), reason, body);
-	if (n > 0)
-		(void)http_stream_write(&e->client, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+	(void)http_stream_write(&e->client, msg,
+	                        proxy_format_response(msg, sizeof msg, status, reason, body));
 	rec->status = status;
 	proxy_log_record(e->p, rec, decision, why);
 }
@@ -140,18 +136,11 @@ static bool decide(struct http_engine *e, const char *scheme, const char *host, 
 	pthread_rwlock_rdlock(&e->p->rules_lock);
 	const struct net_ruleset *rules = e->p->config.rules;
 	const struct net_rule *rule = NULL;
-	struct in6_addr a6;
-	struct in_addr a4;
+	struct sockaddr_storage sa;
 	bool allowed = net_rules_allow_request(rules, e->req.method, scheme, host, port, e->req.path,
 	                                       &rule);
-	if (!allowed && (inet_pton(AF_INET, host, &a4) == 1 || inet_pton(AF_INET6, host, &a6) == 1)) {
-		struct sockaddr_storage sa = {0};
-		if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&sa)->sin_addr) == 1)
-			sa.ss_family = AF_INET;
-		else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&sa)->sin6_addr) == 1)
-			sa.ss_family = AF_INET6;
+	if (!allowed && proxy_literal_address(host, &sa))
 		allowed = net_rules_allow_address(rules, (struct sockaddr *)&sa, port, &rule);
-	}
 	rule_text[0] = '\0';
 	if (rule) {
 		char *text = net_rule_format(rule);

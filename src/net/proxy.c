@@ -23,6 +23,34 @@ uint64_t proxy_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+bool proxy_literal_address(const char *host, struct sockaddr_storage *sa)
+{
+	memset(sa, 0, sizeof *sa);
+	struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+size_t proxy_format_response(char *buf, size_t size, int status, const char *reason,
+                             const char *body)
+{
+	int n = snprintf(buf, size,
+	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	                 "Content-Length: %zu\r\nConnection: close\r\nX-Corral-Proxy: %s\r\n\r\n%s",
+	                 status, reason, strlen(body), reason, body);
+	if (n < 0)
+		return 0;
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
 bool proxy_pinned(const struct net_proxy *p, const char *name, struct sockaddr_storage *addr)
 {
 	size_t len = strlen(name);

@@ -88,15 +88,10 @@ static void respond(struct net_proxy *p, struct proxy_conn *c, int status, const
                     const char *body)
 {
 	char msg[2048];
-	int n = snprintf(msg, sizeof msg,
-	                 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	                 "Content-Length: %zu\r\nConnection: close\r\nX-Corral-Proxy: %s\r\n\r\n%s",
-	                 status, reason, strlen(body), reason, body);
+	size_t n = proxy_format_response(msg, sizeof msg, status, reason, body);
 	c->status = status;
-	if (n > 0) {
-		ssize_t w = write(c->client.fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-		(void)w;
-	}
+	ssize_t w = write(c->client.fd, msg, n);
+	(void)w;
 	proxy_conn_close(p, c);
 }
 
@@ -143,23 +138,6 @@ static void format_address(const struct sockaddr *sa, char *buf, size_t size)
 		inet_ntop(AF_INET, &a6->s6_addr[12], buf, (socklen_t)size);
 	else
 		inet_ntop(AF_INET6, a6, buf, (socklen_t)size);
-}
-
-/* Parse a literal address into sa (port 0); false for a name. */
-static bool literal_address(const char *host, struct sockaddr_storage *sa)
-{
-	memset(sa, 0, sizeof *sa);
-	struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		return true;
-	}
-	return false;
 }
 
 static void set_port(struct sockaddr_storage *sa, uint16_t port)
@@ -303,7 +281,7 @@ static void decide(struct net_proxy *p, struct proxy_conn *c)
 {
 	struct sockaddr_storage sa;
 	const struct net_rule *rule = NULL;
-	bool literal = literal_address(c->host, &sa);
+	bool literal = proxy_literal_address(c->host, &sa);
 	bool allowed;
 	if (literal)
 		allowed = net_rules_allow_address(p->config.rules, (struct sockaddr *)&sa, c->port, &rule);
@@ -342,7 +320,7 @@ static void proceed(struct net_proxy *p, struct proxy_conn *c)
 		return;
 	}
 	struct sockaddr_storage sa;
-	bool literal = literal_address(c->host, &sa);
+	bool literal = proxy_literal_address(c->host, &sa);
 	if (literal) {
 		if (net_rules_address_is_private((struct sockaddr *)&sa) &&
 		    !net_rules_names_address(p->config.rules, (struct sockaddr *)&sa)) {
@@ -743,7 +721,7 @@ static bool still_allowed(struct net_proxy *p, const char *host, uint16_t port, 
 {
 	const struct net_ruleset *rules = p->config.rules;
 	struct sockaddr_storage sa;
-	if (literal_address(host, &sa))
+	if (proxy_literal_address(host, &sa))
 		return net_rules_allow_address(rules, (struct sockaddr *)&sa, port, NULL);
 	if (method && method[0] && path && path[0])
 		return net_rules_allow_request(rules, method, scheme, host, port, path, NULL);

@@ -140,6 +140,12 @@ struct proxy_record {
 };
 
 uint64_t proxy_now_ms(void);
+/* An address literal into sa (port 0); false for a name. */
+bool proxy_literal_address(const char *host, struct sockaddr_storage *sa);
+/* The proxy's own small answer (text body, Connection: close) into buf;
+ * its length, at most size - 1. */
+size_t proxy_format_response(char *buf, size_t size, int status, const char *reason,
+                             const char *body);
 void proxy_log_record(struct net_proxy *p, const struct proxy_record *r, const char *decision,
                       const char *reason);
 /* The pinned address for name (--net-host), if any. */
