@@ -1,6 +1,6 @@
 /*
  * Fuzz corral serve's request layer (src/server/routes.c) and its output
- * text conversion (utf8_sanitize in src/server/exec_api.c): what a hostile
+ * text conversion (utf8_sanitize in src/server/output.c): what a hostile
  * client controls, without sockets or sandboxes.
  *
  * Input: METHOD '\n' PATH '\n' BODY.
@@ -15,6 +15,7 @@
  *    final mode consumes everything.
  */
 #include "server/exec_api.h"
+#include "server/output.h"
 #include "server/routes.h"
 
 #include <jansson.h>

@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include "server/files_api.h"
+#include "server/sbx_json.h"
 #include "server/routes.h"
 
 #include <stdlib.h>

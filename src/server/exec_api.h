@@ -33,10 +33,4 @@ size_t exec_stream_read(struct exec_run *run, char *buf, size_t max);
 /* Kills the command if it still runs. */
 void exec_run_free(struct exec_run *run);
 
-/* Text from output bytes: invalid UTF-8 becomes U+FFFD. Unless `final`, an
- * incomplete sequence at the end is left out (*used tells how much was
- * taken). malloc'd, NUL-terminated; *out_len without the NUL. */
-char *utf8_sanitize(const unsigned char *in, size_t len, bool final, size_t *used,
-                    size_t *out_len);
-
 #endif

@@ -1,4 +1,5 @@
 #include "server/sandboxes.h"
+#include "server/workers.h"
 
 #include "policy/parse.h"
 #include "policy/policy.h"
@@ -22,52 +23,6 @@ int64_t now_realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *reaper_main(void *arg);
-static void *refiller_main(void *arg);
-
-static void *starter_main(void *arg)
-{
-	struct registry *reg = arg;
-	pthread_mutex_lock(&reg->lock);
-	for (;;) {
-		while (!reg->jobs && !reg->stopping)
-			pthread_cond_wait(&reg->job_ready, &reg->lock);
-		struct start_job *job = reg->jobs;
-		if (!job)
-			break;
-		reg->jobs = job->next;
-		pthread_mutex_unlock(&reg->lock);
-		job->rc = corral_sandbox_start_idle(job->policy, &job->sb, &job->err);
-		pthread_mutex_lock(&reg->lock);
-		job->done = true;
-		pthread_cond_broadcast(&reg->changed);
-	}
-	pthread_mutex_unlock(&reg->lock);
-	return NULL;
-}
-
-/* corral_sandbox_start_idle in a starter thread. */
-static int start_idle(struct registry *reg, const corral_policy *p, corral_sandbox **out,
-                      corral_error *err)
-{
-	struct start_job job = {.policy = p, .rc = -1};
-	pthread_mutex_lock(&reg->lock);
-	if (reg->stopping) { /* the starters may be gone */
-		pthread_mutex_unlock(&reg->lock);
-		return error_set(err, CORRAL_ERR_INTERNAL, 0, "the server is shutting down");
-	}
-	struct start_job **tail = &reg->jobs;
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = &job;
-	pthread_cond_signal(&reg->job_ready);
-	while (!job.done)
-		pthread_cond_wait(&reg->changed, &reg->lock);
-	pthread_mutex_unlock(&reg->lock);
-	*out = job.sb;
-	*err = job.err;
-	return job.rc;
-}
 
 int registry_init(struct registry *reg, const struct server_limits *cfg, struct metrics *m,
                   corral_error *err)
@@ -93,14 +48,14 @@ int registry_init(struct registry *reg, const struct server_limits *cfg, struct 
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&reg->reaper, NULL, reaper_main, reg);
+	int rc = pthread_create(&reg->reaper, NULL, registry_reaper_main, reg);
 	reg->reaper_running = rc == 0;
 	while (rc == 0 && reg->n_starters < REGISTRY_STARTERS) {
-		rc = pthread_create(&reg->starters[reg->n_starters], NULL, starter_main, reg);
+		rc = pthread_create(&reg->starters[reg->n_starters], NULL, registry_starter_main, reg);
 		reg->n_starters += rc == 0;
 	}
 	if (rc == 0 && cfg->warm > 0) {
-		rc = pthread_create(&reg->refiller, NULL, refiller_main, reg);
+		rc = pthread_create(&reg->refiller, NULL, registry_refiller_main, reg);
 		reg->refiller_running = rc == 0;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -135,7 +90,7 @@ static void *waiter_main(void *arg)
 }
 
 /* Kill, wait for the requests using it, join its waiter, free. Unlinked. */
-static void sbx_destroy(struct registry *reg, struct sbx *s)
+void sbx_destroy(struct registry *reg, struct sbx *s)
 {
 	corral_sandbox_signal(s->sb, SIGKILL, NULL);
 	pthread_mutex_lock(&reg->lock);
@@ -166,7 +121,7 @@ static int check_maxima(struct registry *reg, corral_policy *p, char message[REQ
 	return 0;
 }
 
-static corral_policy *build_policy(struct registry *reg, const char *json, uint64_t ttl_ms,
+corral_policy *build_policy(struct registry *reg, const char *json, uint64_t ttl_ms,
                                    const char **code, char message[REQUEST_MESSAGE_MAX])
 {
 	corral_error err = {0};
@@ -206,7 +161,7 @@ fail:
 
 /* A started sandbox with its waiter, not yet listed (created now, no
  * refs); NULL with *status, *code and message on failure. */
-static struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted,
+struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted,
                              unsigned *status, const char **code,
                              char message[REQUEST_MESSAGE_MAX])
 {
@@ -222,7 +177,7 @@ static struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counte
 	}
 	for (size_t i = 0; i < sizeof raw; i++)
 		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
-	if (start_idle(reg, p, &s->sb, &err) < 0) {
+	if (registry_start_idle(reg, p, &s->sb, &err) < 0) {
 		*code = err.kind == CORRAL_ERR_USAGE ? "bad_policy" : "setup_failed";
 		*status = err.kind == CORRAL_ERR_USAGE ? 400 : 500;
 		snprintf(message, REQUEST_MESSAGE_MAX, "%s", err.message);
@@ -250,22 +205,6 @@ fail:
 	return NULL;
 }
 
-/* A warm sandbox able to live ttl_ms more, taken out of the pool, or NULL.
- * Those too old or ended go to *stale. Under the lock. */
-static struct sbx *pool_take(struct registry *reg, uint64_t ttl_ms, struct sbx **stale)
-{
-	int64_t now = now_realtime_ms();
-	while (reg->pool) {
-		struct sbx *s = reg->pool;
-		reg->pool = s->next;
-		reg->n_pool--;
-		if (!s->ended && now + (int64_t)ttl_ms <= s->created_ms + (int64_t)reg->cfg->max_ttl_ms)
-			return s;
-		s->next = *stale;
-		*stale = s;
-	}
-	return NULL;
-}
 
 unsigned sbx_create(struct registry *reg, const char *policy_json, uint64_t ttl_ms,
                     struct sbx **out, const char **code, char message[REQUEST_MESSAGE_MAX])
@@ -331,64 +270,6 @@ unsigned sbx_create(struct registry *reg, const char *policy_json, uint64_t ttl_
 	return 201;
 }
 
-/* Keeps cfg->warm sandboxes of the default policy ready, able to live
- * --max-ttl; drops those that ended. */
-static void *refiller_main(void *arg)
-{
-	struct registry *reg = arg;
-	pthread_mutex_lock(&reg->lock);
-	while (!reg->stopping) {
-		struct sbx *stale = NULL;
-		for (struct sbx **pp = &reg->pool; *pp;) {
-			struct sbx *s = *pp;
-			if (s->ended) {
-				*pp = s->next;
-				reg->n_pool--;
-				s->next = stale;
-				stale = s;
-			} else {
-				pp = &s->next;
-			}
-		}
-		bool fill = reg->n_pool < reg->cfg->warm;
-		pthread_mutex_unlock(&reg->lock);
-		while (stale) {
-			struct sbx *next = stale->next;
-			sbx_destroy(reg, stale);
-			stale = next;
-		}
-		struct sbx *s = NULL;
-		if (fill) {
-			char message[REQUEST_MESSAGE_MAX];
-			const char *code = "internal";
-			unsigned status;
-			corral_policy *p = build_policy(reg, "{}", reg->cfg->max_ttl_ms, &code, message);
-			s = p ? sbx_start(reg, p, false, &status, &code, message) : NULL;
-			corral_policy_free(p);
-			if (!s)
-				fprintf(stderr, "{\"event\":\"warm_failed\",\"code\":\"%s\"}\n", code);
-		}
-		pthread_mutex_lock(&reg->lock);
-		if (s) {
-			s->next = reg->pool;
-			reg->pool = s;
-			reg->n_pool++;
-		}
-		if (!s || !fill) {
-			struct timespec until;
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_sec += fill ? 1 : 0; /* after a failure, a pause */
-			until.tv_nsec += 250 * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&reg->changed, &reg->lock, &until);
-		}
-	}
-	pthread_mutex_unlock(&reg->lock);
-	return NULL;
-}
 
 struct sbx *sbx_get(struct registry *reg, const char *id)
 {
@@ -435,43 +316,6 @@ bool sbx_delete(struct registry *reg, const char *id)
 	return s != NULL;
 }
 
-static void *reaper_main(void *arg)
-{
-	struct registry *reg = arg;
-	pthread_mutex_lock(&reg->lock);
-	while (!reg->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += 250 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&reg->changed, &reg->lock, &until);
-		int64_t now = now_realtime_ms();
-		struct sbx *expired = NULL;
-		for (struct sbx **pp = &reg->list; *pp;) {
-			struct sbx *s = *pp;
-			if (s->expires_ms <= now) {
-				*pp = s->next;
-				s->next = expired;
-				expired = s;
-			} else {
-				pp = &s->next;
-			}
-		}
-		pthread_mutex_unlock(&reg->lock);
-		while (expired) {
-			struct sbx *next = expired->next;
-			fprintf(stderr, "{\"event\":\"sandbox_expired\",\"id\":\"%s\"}\n", expired->id);
-			sbx_destroy(reg, expired);
-			expired = next;
-		}
-		pthread_mutex_lock(&reg->lock);
-	}
-	pthread_mutex_unlock(&reg->lock);
-	return NULL;
-}
 
 void registry_kill_all(struct registry *reg)
 {
@@ -526,59 +370,6 @@ void registry_shutdown(struct registry *reg)
 	pthread_mutex_destroy(&reg->lock);
 }
 
-static json_t *time_json(int64_t ms)
-{
-	char buf[64];
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	return json_string(buf);
-}
-
-static json_t *usage_json(const corral_result *r)
-{
-	json_t *u = json_pack("{s:I, s:I, s:I}", "wall_ms", (json_int_t)(r->wall_ns / 1000000),
-	                      "cpu_ms", (json_int_t)(r->cpu_ns / 1000000), "cpu_user_ms",
-	                      (json_int_t)(r->cpu_user_ns / 1000000));
-	if (u && r->memory_peak_bytes != CORRAL_USAGE_UNKNOWN)
-		json_object_set_new(u, "memory_peak_bytes", json_integer((json_int_t)r->memory_peak_bytes));
-	if (u && r->pids_peak != CORRAL_USAGE_UNKNOWN)
-		json_object_set_new(u, "pids_peak", json_integer((json_int_t)r->pids_peak));
-	return u;
-}
-
-json_t *sbx_json(struct registry *reg, struct sbx *s, bool detail)
-{
-	pthread_mutex_lock(&reg->lock);
-	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", s->id, "state",
-	                      s->ended ? "ended" : "running", "created", time_json(s->created_ms),
-	                      "expires", time_json(s->expires_ms), "execs", (json_int_t)s->execs);
-	if (o && detail && s->ended) {
-		const corral_result *r = &s->result;
-		json_t *end = json_pack("{s:s, s:i, s:o}", "status", corral_status_name(r->status),
-		                        "signal", r->signal, "usage", usage_json(r));
-		if (end && r->status == CORRAL_STATUS_SETUP_ERROR)
-			json_object_set_new(end, "message", json_string(s->wait_err.message));
-		json_object_set_new(o, "end", end);
-	}
-	pthread_mutex_unlock(&reg->lock);
-	return o;
-}
-
-json_t *registry_list_json(struct registry *reg)
-{
-	json_t *arr = json_array();
-	pthread_mutex_lock(&reg->lock);
-	for (struct sbx *s = reg->list; s && arr; s = s->next) {
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:o}", "id", s->id, "state",
-		                                     s->ended ? "ended" : "running", "expires",
-		                                     time_json(s->expires_ms)));
-	}
-	pthread_mutex_unlock(&reg->lock);
-	return json_pack("{s:o}", "sandboxes", arr);
-}
 
 size_t registry_live(struct registry *reg)
 {

@@ -97,11 +97,21 @@ void sbx_put(struct registry *reg, struct sbx *s);
 bool sbx_delete(struct registry *reg, const char *id);
 bool sbx_ended(struct registry *reg, struct sbx *s);
 
-/* {id, state, created, expires, execs, [report]} */
-json_t *sbx_json(struct registry *reg, struct sbx *s, bool detail);
-json_t *registry_list_json(struct registry *reg);
 size_t registry_live(struct registry *reg);
 
 int64_t now_realtime_ms(void);
+
+/* Within the registry (sandboxes.c, workers.c). */
+
+/* The policy of a new sandbox: the operator's, the client's over it, the
+ * server's own settings. NULL with *code and message on failure. */
+corral_policy *build_policy(struct registry *reg, const char *json, uint64_t ttl_ms,
+                            const char **code, char message[REQUEST_MESSAGE_MAX]);
+/* A started sandbox with its waiter, not yet listed (created now, no
+ * refs); NULL with *status, *code and message on failure. */
+struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted, unsigned *status,
+                      const char **code, char message[REQUEST_MESSAGE_MAX]);
+/* Kill, wait for the requests using it, join its waiter, free. Unlinked. */
+void sbx_destroy(struct registry *reg, struct sbx *s);
 
 #endif

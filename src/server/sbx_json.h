@@ -1,0 +1,14 @@
+/* corral serve's sandboxes as JSON: one in detail, or the list. */
+#ifndef CORRAL_SERVER_SBX_JSON_H
+#define CORRAL_SERVER_SBX_JSON_H
+
+#include "server/sandboxes.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* {id, state, created, expires, execs, [report]} */
+json_t *sbx_json(struct registry *reg, struct sbx *s, bool detail);
+json_t *registry_list_json(struct registry *reg);
+
+#endif
