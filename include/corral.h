@@ -217,7 +217,9 @@ void corral_sandbox_free(corral_sandbox *sb);
  * rules; open connections they no longer allow are closed at once.
  * Transparent capture stays on the ports planned at start (80, 443 and
  * those the first rules named); other ports are reached through the
- * proxy variables. Path rules need a sandbox started with interception. */
+ * proxy variables. Path rules need a sandbox started with interception.
+ * Errors are CORRAL_ERR_USAGE: a bad rule (errnum 0), a sandbox without
+ * egress (ENONET), one that has ended (ESRCH). */
 int corral_sandbox_set_net_rules(corral_sandbox *sb, const char *const *rules, size_t n_rules,
                                  corral_error *err);
 

@@ -197,7 +197,7 @@ int egress_start(struct egress *e, const corral_policy *policy, int sock, corral
 int egress_set_rules(struct egress *e, char *const *rules, size_t n_rules, corral_error *err)
 {
 	if (!e->rules)
-		return error_set(err, CORRAL_ERR_USAGE, 0,
+		return error_set(err, CORRAL_ERR_USAGE, ENONET,
 		                 "network rules: this sandbox has no network (it must start with a rule)");
 	struct net_ruleset *set = net_ruleset_new();
 	if (!set)
@@ -217,7 +217,7 @@ int egress_set_rules(struct egress *e, char *const *rules, size_t n_rules, corra
 	pthread_mutex_lock(&e->proxy_lock);
 	if (!e->proxy) {
 		pthread_mutex_unlock(&e->proxy_lock);
-		error_set(err, CORRAL_ERR_USAGE, 0, "network rules: the sandbox has ended");
+		error_set(err, CORRAL_ERR_USAGE, ESRCH, "network rules: the sandbox has ended");
 		goto fail;
 	}
 	int rc = net_proxy_set_rules(e->proxy, set, err);

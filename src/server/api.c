@@ -1,9 +1,12 @@
 #include "server/api.h"
 
 #include "server/files_api.h"
+#include "server/proc_bodies.h"
+#include "server/processes_api.h"
 #include "server/sbx_json.h"
 #include "server/routes.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +22,7 @@ size_t api_body_max(const struct api_ctx *ctx, const char *method, const char *p
 	return SERVER_BODY_MAX;
 }
 
-static bool flag(const char *v)
+bool api_flag(const char *v)
 {
 	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 }
@@ -47,8 +50,18 @@ static void create(struct api_ctx *ctx, const struct api_request *rq, struct rep
 	sbx_put(ctx->reg, s);
 }
 
+static size_t exec_stream_reader(void *obj, char *buf, size_t max)
+{
+	return exec_stream_read(obj, buf, max);
+}
+
+static void exec_stream_free(void *obj)
+{
+	exec_run_free(obj);
+}
+
 static void exec(struct api_ctx *ctx, const struct api_request *rq, struct sbx *s,
-                 struct reply *r, struct exec_run **stream)
+                 struct reply *r, struct api_stream *stream)
 {
 	char message[REQUEST_MESSAGE_MAX];
 	struct exec_params p;
@@ -68,7 +81,8 @@ static void exec(struct api_ctx *ctx, const struct api_request *rq, struct sbx *
 		return;
 	}
 	if (ndjson) {
-		*stream = run;
+		*stream = (struct api_stream){.read = exec_stream_reader, .free = exec_stream_free,
+		                              .obj = run};
 		return;
 	}
 	reply_json(r, 200, exec_collect(run));
@@ -83,20 +97,57 @@ static void files(struct api_ctx *ctx, const struct api_request *rq, struct sbx 
 		return;
 	}
 	if (strcmp(rq->method, "GET") == 0) {
-		if (flag(rq->arg_list))
+		if (api_flag(rq->arg_list))
 			files_list(s, rq->arg_path, LIST_MAX, r);
 		else
 			files_read(s, rq->arg_path, ctx->opts->max_file_bytes, r);
 	} else if (strcmp(rq->method, "PUT") == 0) {
 		files_write(s, rq->arg_path, rq->body, rq->len, r);
 	} else {
-		files_remove(s, rq->arg_path, flag(rq->arg_recursive), r);
+		files_remove(s, rq->arg_path, api_flag(rq->arg_recursive), r);
 	}
+}
+
+static bool is_process_route(enum route_id id)
+{
+	return id == ROUTE_PROCESSES || id == ROUTE_PROCESS || id == ROUTE_PROCESS_STDIN ||
+	       id == ROUTE_PROCESS_SIGNAL || id == ROUTE_PROCESS_OUTPUT;
+}
+
+/* PUT /v1/sandboxes/{id}/network */
+static void network(const struct api_request *rq, struct sbx *s, struct reply *r)
+{
+	char message[REQUEST_MESSAGE_MAX];
+	char **rules;
+	size_t n;
+	if (parse_network_body(rq->body, rq->len, &rules, &n, message) < 0) {
+		reply_error(r, 400, "bad_request", "%s", message);
+		return;
+	}
+	corral_error err = {0};
+	if (corral_sandbox_set_net_rules(s->sb, (const char *const *)rules, n, &err) < 0) {
+		if (err.errnum == ESRCH)
+			reply_error(r, 409, "sandbox_ended", "%s", err.message);
+		else if (err.errnum == ENONET)
+			reply_error(r, 409, "no_network",
+			            "sandbox %s has no network egress (create it with "
+			            "\"network\": {\"allow\": [...]})", s->id);
+		else
+			reply_error(r, err.kind == CORRAL_ERR_USAGE ? 400 : 500,
+			            err.kind == CORRAL_ERR_USAGE ? "bad_rules" : "internal", "%s",
+			            err.message);
+	} else {
+		json_t *arr = json_array();
+		for (size_t i = 0; arr && i < n; i++)
+			json_array_append_new(arr, json_string(rules[i]));
+		reply_json(r, 200, json_pack("{s:o}", "allow", arr));
+	}
+	string_list_free(rules, n);
 }
 
 /* A route naming a sandbox: it must exist, and most need it running. */
 static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
-                       const struct route *route, struct reply *r, struct exec_run **stream)
+                       const struct route *route, struct reply *r, struct api_stream *stream)
 {
 	if (route->id == ROUTE_SANDBOX && strcmp(rq->method, "DELETE") == 0) {
 		if (sbx_delete(ctx->reg, route->sandbox))
@@ -116,9 +167,15 @@ static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
 	} else if (route->id == ROUTE_SNAPSHOTS) {
 		reply_error(r, 501, "not_implemented",
 		            "snapshots of a running sandbox are not available in this version");
+	} else if (is_process_route(route->id) &&
+	           (strcmp(rq->method, "GET") == 0 || !sbx_ended(ctx->reg, s))) {
+		processes_route(ctx, rq, route, s, r, stream); /* takes the reference over */
+		return;
 	} else if (sbx_ended(ctx->reg, s)) {
 		reply_error(r, 409, "sandbox_ended",
 		            "sandbox %s has ended (GET it for why); delete it", s->id);
+	} else if (route->id == ROUTE_NETWORK) {
+		network(rq, s, r);
 	} else if (route->id == ROUTE_EXEC) {
 		exec(ctx, rq, s, r, stream); /* takes the reference over */
 		return;
@@ -129,11 +186,11 @@ static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
 }
 
 void api_handle(struct api_ctx *ctx, const struct api_request *rq, struct reply *r,
-                struct exec_run **stream)
+                struct api_stream *stream)
 {
 	struct route route;
 	const char *allow;
-	*stream = NULL;
+	memset(stream, 0, sizeof *stream);
 	switch (route_match(rq->method, rq->path, &route, &allow)) {
 	case ROUTE_NOT_FOUND:
 		reply_error(r, 404, "not_found", "no such endpoint (see docs/api.md)");

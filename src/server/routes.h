@@ -6,6 +6,7 @@
 #ifndef CORRAL_SERVER_ROUTES_H
 #define CORRAL_SERVER_ROUTES_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,11 +21,18 @@ enum route_id {
 	ROUTE_EXEC,         /* POST */
 	ROUTE_FILES,        /* GET, PUT, DELETE */
 	ROUTE_SNAPSHOTS,    /* POST */
+	ROUTE_PROCESSES,    /* GET list, POST spawn */
+	ROUTE_PROCESS,      /* GET */
+	ROUTE_PROCESS_STDIN,  /* POST */
+	ROUTE_PROCESS_SIGNAL, /* POST */
+	ROUTE_PROCESS_OUTPUT, /* GET */
+	ROUTE_NETWORK,      /* PUT */
 };
 
 struct route {
 	enum route_id id;
 	char sandbox[SANDBOX_ID_LEN + 1];
+	int pid;            /* ROUTE_PROCESS*: the process's pid in its sandbox */
 };
 
 enum route_status {
@@ -66,6 +74,16 @@ int parse_exec_body(const char *body, size_t len, uint64_t default_timeout_ms,
                     uint64_t max_timeout_ms, uint64_t default_output, uint64_t max_output,
                     struct exec_params *out, char message[REQUEST_MESSAGE_MAX]);
 void exec_params_free(struct exec_params *p);
+
+/* Shared by the body parsers: message from fmt, -1. */
+int request_fail(char message[REQUEST_MESSAGE_MAX], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The body as a JSON object, or NULL with message. */
+json_t *request_load_object(const char *body, size_t len, char message[REQUEST_MESSAGE_MAX]);
+/* parse_exec_body on a loaded document (kept by the caller). */
+int parse_exec_doc(json_t *doc, uint64_t default_timeout_ms, uint64_t max_timeout_ms,
+                   uint64_t default_output, uint64_t max_output, struct exec_params *out,
+                   char message[REQUEST_MESSAGE_MAX]);
 
 /* A sandbox path from ?path=: non-empty, no NUL, at most PATH_MAX bytes
  * (the library resolves it inside the sandbox's root). */

@@ -98,6 +98,7 @@ void sbx_destroy(struct registry *reg, struct sbx *s)
 		pthread_cond_wait(&reg->changed, &reg->lock);
 	pthread_mutex_unlock(&reg->lock);
 	pthread_join(s->waiter, NULL);
+	proc_table_end(&s->procs); /* their processes ended with the sandbox */
 	corral_sandbox_free(s->sb);
 	free(s);
 }
@@ -177,6 +178,7 @@ struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted,
 	}
 	for (size_t i = 0; i < sizeof raw; i++)
 		snprintf(s->id + 2 * i, 3, "%02x", raw[i]);
+	proc_table_init(&s->procs);
 	if (registry_start_idle(reg, p, &s->sb, &err) < 0) {
 		*code = err.kind == CORRAL_ERR_USAGE ? "bad_policy" : "setup_failed";
 		*status = err.kind == CORRAL_ERR_USAGE ? 400 : 500;

@@ -14,6 +14,7 @@
 
 #include "corral.h"
 #include "server/metrics.h"
+#include "server/processes.h"
 #include "server/routes.h"
 
 #include <jansson.h>
@@ -32,6 +33,7 @@ struct sbx {
 	uint64_t execs;
 	unsigned refs;           /* requests using it */
 	bool counted;            /* in n_live (not a warm one waiting in the pool) */
+	struct proc_table procs; /* background processes */
 	struct sbx *next;
 };
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
-static json_t *time_json(int64_t ms)
+json_t *time_json(int64_t ms)
 {
 	char buf[64];
 	time_t t = (time_t)(ms / 1000);

@@ -93,14 +93,17 @@ static bool origin_ok(struct MHD_Connection *c)
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
+	struct api_stream *s = cls;
 	(void)pos;
-	size_t n = exec_stream_read(cls, buf, max);
+	size_t n = s->read(s->obj, buf, max);
 	return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 static void stream_free(void *cls)
 {
-	exec_run_free(cls);
+	struct api_stream *s = cls;
+	s->free(s->obj);
+	free(s);
 }
 
 static enum MHD_Result refuse(struct conn *cn, struct MHD_Connection *c, unsigned status,
@@ -172,21 +175,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		.arg_path = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "path"),
 		.arg_list = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "list"),
 		.arg_recursive = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "recursive"),
+		.arg_eof = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "eof"),
+		.arg_follow = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "follow"),
 		.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept"),
 		.body = cn->body,
 		.len = cn->len,
 		.too_large = cn->too_large,
 	};
 	struct reply r = {0};
-	struct exec_run *stream = NULL;
+	struct api_stream stream;
 	api_handle(l->ctx, &rq, &r, &stream);
 	cn->answered = true;
-	if (stream) {
+	if (stream.obj) {
 		cn->status = 200;
+		struct api_stream *held = malloc(sizeof *held);
+		if (!held) {
+			stream.free(stream.obj);
+			return MHD_NO;
+		}
+		*held = stream;
 		struct MHD_Response *resp = MHD_create_response_from_callback(
-			MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, stream, stream_free);
+			MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, held, stream_free);
 		if (!resp) {
-			exec_run_free(stream);
+			stream_free(held);
 			return MHD_NO;
 		}
 		MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
