@@ -212,6 +212,19 @@ int corral_sandbox_wait(corral_sandbox *sb, corral_result *result, corral_error 
 /* Kills the sandbox if it still runs, and releases everything. */
 void corral_sandbox_free(corral_sandbox *sb);
 
+/* What a running sandbox has used so far, read from its cgroup: CPU time
+ * of all its processes, its memory peak and current use, how many
+ * processes it has. Each is CORRAL_USAGE_UNKNOWN where not measurable (no
+ * cgroup, as rootless without a delegated subtree; a kernel without
+ * memory.peak). Safe from another thread than corral_sandbox_wait's. */
+typedef struct corral_usage {
+	uint64_t cpu_ns;
+	uint64_t memory_peak_bytes;
+	uint64_t memory_current_bytes;
+	uint64_t pids_current;
+} corral_usage;
+int corral_sandbox_usage(const corral_sandbox *sb, corral_usage *usage, corral_error *err);
+
 /* Replace the --allow-net rules of a running sandbox that started with
  * network egress. New connections and requests are decided by the new
  * rules; open connections they no longer allow are closed at once.

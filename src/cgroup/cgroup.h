@@ -68,6 +68,18 @@ int cgroup_sandbox_attach(struct cgroup_sandbox *cg, pid_t pid, corral_error *er
 int cgroup_sandbox_usage(const struct cgroup_sandbox *cg, struct cgroup_usage *usage,
                          corral_error *err);
 
+/* What a running sandbox uses now, safe from any thread (files opened
+ * afresh): CPU time, memory peak and current, processes; each
+ * CORRAL_USAGE_UNKNOWN where this backend or kernel cannot tell. */
+struct cgroup_live {
+	uint64_t cpu_ns;
+	uint64_t memory_peak_bytes;
+	uint64_t memory_current_bytes;
+	uint64_t pids_current;
+};
+int cgroup_sandbox_usage_live(const struct cgroup_sandbox *cg, struct cgroup_live *usage,
+                              corral_error *err);
+
 /* Watching a running sandbox without sampling it.
  *
  * A descriptor that becomes readable when the kernel reports a memory event

@@ -94,6 +94,7 @@ struct corral_sandbox {
 	int init_wait_status;
 	struct rusage init_rusage;
 	struct cgroup_sandbox *cgroup;
+	pthread_mutex_t cgroup_lock;  /* its destruction vs corral_sandbox_usage */
 	struct sentinel sentinel;
 	struct policy_limits limits;
 	int pump_fds[2];              /* read ends of the command's stdout/stderr, or -1 */

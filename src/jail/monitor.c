@@ -382,8 +382,10 @@ int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
 	denials_export(&sb->denials, result);
 	if (sb->cgroup) {
 		corral_error cg_err = {0};
+		pthread_mutex_lock(&sb->cgroup_lock);
 		int rc = cgroup_sandbox_destroy(sb->cgroup, &cg_err);
 		sb->cgroup = NULL;
+		pthread_mutex_unlock(&sb->cgroup_lock);
 		if (rc < 0 && !have_error) {
 			have_error = true;
 			if (err)

@@ -308,6 +308,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->state_lock_fd = -1;
 	sb->idle = idle;
 	pthread_mutex_init(&sb->spawn_lock, NULL);
+	pthread_mutex_init(&sb->cgroup_lock, NULL);
 	if (!idle && (!argv || !argv[0] || !argv[0][0])) {
 		error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 		goto cleanup;
@@ -519,6 +520,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 	}
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
+	pthread_mutex_destroy(&sb->cgroup_lock);
 	egress_free(&sb->egress);
 	free(sb);
 }

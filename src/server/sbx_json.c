@@ -26,8 +26,25 @@ static json_t *usage_json(const corral_result *r)
 	return u;
 }
 
+static json_t *known(uint64_t v)
+{
+	return v == CORRAL_USAGE_UNKNOWN ? json_null() : json_integer((json_int_t)v);
+}
+
+/* Read from its cgroup now: null where not measurable. */
+static json_t *live_usage_json(struct sbx *s)
+{
+	corral_usage u;
+	if (corral_sandbox_usage(s->sb, &u, NULL) < 0)
+		return NULL; /* it has just ended: the report tells */
+	return json_pack("{s:o, s:o, s:o, s:o}", "cpu_ns", known(u.cpu_ns), "memory_peak_bytes",
+	                 known(u.memory_peak_bytes), "memory_current_bytes",
+	                 known(u.memory_current_bytes), "pids", known(u.pids_current));
+}
+
 json_t *sbx_json(struct registry *reg, struct sbx *s, bool detail)
 {
+	json_t *live = detail && !sbx_ended(reg, s) ? live_usage_json(s) : NULL;
 	pthread_mutex_lock(&reg->lock);
 	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:I}", "id", s->id, "state",
 	                      s->ended ? "ended" : "running", "created", time_json(s->created_ms),
@@ -40,6 +57,9 @@ json_t *sbx_json(struct registry *reg, struct sbx *s, bool detail)
 			json_object_set_new(end, "message", json_string(s->wait_err.message));
 		json_object_set_new(o, "end", end);
 	}
+	if (o && live && !s->ended)
+		json_object_set(o, "usage", live);
+	json_decref(live);
 	pthread_mutex_unlock(&reg->lock);
 	return o;
 }
