@@ -37,7 +37,9 @@ static void print_help(void)
 	       "  --max-file-size SIZE   one file through /files (default 64M; then 413)\n"
 	       "  --max-connections N    concurrent HTTP connections (default 256)\n"
 	       "  --warm N               keep N sandboxes of the base policy started, so that\n"
-	       "                         creating one with no policy keys is fast (default 0)\n");
+	       "                         creating one with no policy keys is fast (default 0)\n"
+	       "  --store DIR            the store whose directory keeps serve.db, the record\n"
+	       "                         of this daemon's sandboxes (default: corral's store)\n");
 }
 
 static int read_token(const char *path, char *buf, size_t size)
@@ -111,6 +113,7 @@ int cmd_serve(int argc, char **argv)
 		{"max-file-size", required_argument, NULL, 'f'},
 		{"max-connections", required_argument, NULL, 'c'},
 		{"warm", required_argument, NULL, 'w'},
+		{"store", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct server_options o = {
@@ -158,6 +161,7 @@ int cmd_serve(int argc, char **argv)
 				fprintf(stderr, "corral: --warm %s: expected a count from 0 to 1000\n", optarg);
 			o.limits.warm = (size_t)v;
 			break;
+		case 'S': o.store_dir = optarg; break;
 		default: return CORRAL_EXIT_FAILURE;
 		}
 		if (rc < 0)

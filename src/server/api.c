@@ -158,6 +158,12 @@ static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
 		return;
 	}
 	struct sbx *s = sbx_get(ctx->reg, route->sandbox);
+	json_t *gone = !s && route->id == ROUTE_SANDBOX
+	                       ? records_lookup(ctx->reg->records, route->sandbox) : NULL;
+	if (gone) { /* one of a daemon that died, or deleted a while ago */
+		reply_json(r, 200, gone);
+		return;
+	}
 	if (!s) {
 		reply_error(r, 404, "sandbox_not_found", "no sandbox %s", route->sandbox);
 		return;

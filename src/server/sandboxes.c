@@ -92,12 +92,20 @@ static void *waiter_main(void *arg)
 /* Kill, wait for the requests using it, join its waiter, free. Unlinked. */
 void sbx_destroy(struct registry *reg, struct sbx *s)
 {
+	bool ended_before = sbx_ended(reg, s);
 	corral_sandbox_signal(s->sb, SIGKILL, NULL);
 	pthread_mutex_lock(&reg->lock);
 	while (s->refs > 0)
 		pthread_cond_wait(&reg->changed, &reg->lock);
 	pthread_mutex_unlock(&reg->lock);
 	pthread_join(s->waiter, NULL);
+	if (s->recorded) {
+		/* Why it ended on its own (a limit), unless the daemon stopped it. */
+		const char *why = s->end_reason ? s->end_reason : "deleted";
+		if (ended_before && strcmp(why, "daemon_stopped") != 0)
+			why = corral_status_name(s->result.status);
+		records_ended(reg->records, s->id, why);
+	}
 	proc_table_end(&s->procs); /* their processes ended with the sandbox */
 	corral_sandbox_free(s->sb);
 	free(s);
@@ -257,10 +265,12 @@ unsigned sbx_create(struct registry *reg, const char *policy_json, uint64_t ttl_
 	pthread_mutex_lock(&reg->lock);
 	s->expires_ms = s->created_ms + (int64_t)ttl_ms;
 	s->refs = 1;
+	s->recorded = reg->records != NULL;
 	s->next = reg->list;
 	reg->list = s;
 	bool stopping = reg->stopping;
 	pthread_mutex_unlock(&reg->lock);
+	records_created(reg->records, s->id, policy_json, s->created_ms, s->expires_ms);
 	if (stopping) { /* shutdown began while it started: it goes too */
 		sbx_put(reg, s);
 		sbx_delete(reg, s->id);
@@ -324,8 +334,10 @@ void registry_kill_all(struct registry *reg)
 	pthread_mutex_lock(&reg->lock);
 	reg->stopping = true;
 	pthread_cond_broadcast(&reg->changed);
-	for (struct sbx *s = reg->list; s; s = s->next)
+	for (struct sbx *s = reg->list; s; s = s->next) {
+		s->end_reason = "daemon_stopped";
 		corral_sandbox_signal(s->sb, SIGKILL, NULL);
+	}
 	for (struct sbx *s = reg->pool; s; s = s->next)
 		corral_sandbox_signal(s->sb, SIGKILL, NULL);
 	pthread_mutex_unlock(&reg->lock);

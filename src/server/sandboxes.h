@@ -15,6 +15,7 @@
 #include "corral.h"
 #include "server/metrics.h"
 #include "server/processes.h"
+#include "server/records.h"
 #include "server/routes.h"
 
 #include <jansson.h>
@@ -34,6 +35,8 @@ struct sbx {
 	unsigned refs;           /* requests using it */
 	bool counted;            /* in n_live (not a warm one waiting in the pool) */
 	struct proc_table procs; /* background processes */
+	bool recorded;           /* in serve.db (listed once) */
+	const char *end_reason;  /* for the record: "deleted", "expired", ... */
 	struct sbx *next;
 };
 
@@ -61,6 +64,7 @@ struct start_job {
 struct registry {
 	const struct server_limits *cfg;
 	struct metrics *metrics;
+	struct records *records; /* or NULL */
 	corral_policy *maxima;   /* the base policy: its limits are the maxima */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;

@@ -3,6 +3,7 @@
 
 #include "server/api.h"
 #include "server/listen.h"
+#include "server/records.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -320,6 +321,15 @@ int server_run(const struct server_options *o)
 		fprintf(stderr, "corral: serve: socket %s: %s\n", path, strerror(errno));
 		goto done;
 	}
+	/* The socket is ours: the records of a daemon that died on it can be
+	 * reconciled (no live daemon writes them). */
+	reg.records = records_open(o->store_dir, path, &err);
+	size_t n_ended = 0;
+	if (!reg.records || records_reconcile(reg.records, &n_ended, &err) < 0)
+		fprintf(stderr, "{\"event\":\"records_unavailable\",\"message\":\"%s\"}\n",
+		        err.message);
+	else if (n_ended)
+		fprintf(stderr, "{\"event\":\"reconciled\",\"ended\":%zu}\n", n_ended);
 	local.d = start(&local, o, fd, NULL);
 	if (!local.d) {
 		close(fd);
@@ -361,6 +371,7 @@ stop:
 	unlink(path);
 done:
 	registry_shutdown(&reg);
+	records_close(reg.records);
 	pthread_cond_destroy(&inflight.done);
 	pthread_mutex_destroy(&inflight.lock);
 	fprintf(stderr, "{\"event\":\"stopped\"}\n");

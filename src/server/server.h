@@ -22,6 +22,7 @@ struct server_options {
 	const char *socket_path;     /* NULL: the default place */
 	const char *listen;          /* "HOST:PORT" or NULL */
 	const char *token;           /* required with listen */
+	const char *store_dir;       /* where serve.db lives; NULL: the default store */
 	struct server_limits limits;
 	size_t max_file_bytes;       /* PUT/GET of one file */
 	uint64_t default_exec_timeout_ms, max_exec_timeout_ms;

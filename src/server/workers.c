@@ -149,6 +149,7 @@ void *registry_reaper_main(void *arg)
 		while (expired) {
 			struct sbx *next = expired->next;
 			fprintf(stderr, "{\"event\":\"sandbox_expired\",\"id\":\"%s\"}\n", expired->id);
+			expired->end_reason = "expired";
 			sbx_destroy(reg, expired);
 			expired = next;
 		}
