@@ -225,6 +225,12 @@ typedef struct corral_usage {
 } corral_usage;
 int corral_sandbox_usage(const corral_sandbox *sb, corral_usage *usage, corral_error *err);
 
+/* Remove what the sandboxes of a dead process (which called
+ * corral_sandbox_start*) left behind: their cgroups, normally removed by
+ * their sentinels even on SIGKILL. Nothing while that process lives.
+ * *n_removed: how many sandboxes had left something. */
+int corral_cleanup_leftovers(pid_t supervisor, size_t *n_removed, corral_error *err);
+
 /* Replace the --allow-net rules of a running sandbox that started with
  * network egress. New connections and requests are decided by the new
  * rules; open connections they no longer allow are closed at once.

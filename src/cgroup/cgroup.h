@@ -80,6 +80,10 @@ struct cgroup_live {
 int cgroup_sandbox_usage_live(const struct cgroup_sandbox *cg, struct cgroup_live *usage,
                               corral_error *err);
 
+/* Kill and remove the cgroups of sandboxes whose supervisor `supervisor`
+ * has died (named sandbox-<pid>-...); nothing while it lives. */
+int cgroup_remove_leftovers(pid_t supervisor, size_t *n_removed, corral_error *err);
+
 /* Watching a running sandbox without sampling it.
  *
  * A descriptor that becomes readable when the kernel reports a memory event

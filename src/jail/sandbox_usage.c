@@ -1,4 +1,5 @@
-/* Usage of a running sandbox (corral_sandbox_usage). */
+/* Usage of a running sandbox (corral_sandbox_usage), and what a dead
+ * supervisor's sandboxes left (corral_cleanup_leftovers). */
 #include "cgroup/cgroup.h"
 #include "jail/jail.h"
 #include "util/error.h"
@@ -21,4 +22,9 @@ int corral_sandbox_usage(const corral_sandbox *sb, corral_usage *usage, corral_e
 	usage->memory_current_bytes = live.memory_current_bytes;
 	usage->pids_current = live.pids_current;
 	return 0;
+}
+
+int corral_cleanup_leftovers(pid_t supervisor, size_t *n_removed, corral_error *err)
+{
+	return cgroup_remove_leftovers(supervisor, n_removed, err);
 }

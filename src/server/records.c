@@ -94,6 +94,25 @@ int records_reconcile(struct records *r, size_t *n_ended, corral_error *err)
 	    sqlite3_prepare_v2(r->db, "DELETE FROM sandboxes WHERE state='ended' AND ended_ms<?1",
 	                       -1, &old, NULL) != SQLITE_OK)
 		goto done;
+	/* Their daemons are dead: what their sentinels could not remove goes. */
+	sqlite3_stmt *pids = NULL;
+	if (sqlite3_prepare_v2(r->db,
+	                       "SELECT DISTINCT daemon_pid FROM sandboxes WHERE socket=?1 AND "
+	                       "state='running'",
+	                       -1, &pids, NULL) != SQLITE_OK)
+		goto done;
+	sqlite3_bind_text(pids, 1, r->socket, -1, SQLITE_STATIC);
+	while (sqlite3_step(pids) == SQLITE_ROW) {
+		pid_t pid = (pid_t)sqlite3_column_int64(pids, 0);
+		size_t n = 0;
+		corral_error cerr = {0};
+		if (pid != getpid() && corral_cleanup_leftovers(pid, &n, &cerr) < 0)
+			fprintf(stderr, "{\"event\":\"leftovers_failed\",\"pid\":%d}\n", (int)pid);
+		else if (n)
+			fprintf(stderr, "{\"event\":\"leftovers_removed\",\"pid\":%d,\"cgroups\":%zu}\n",
+			        (int)pid, n);
+	}
+	sqlite3_finalize(pids);
 	sqlite3_bind_int64(end, 1, now);
 	sqlite3_bind_text(end, 2, r->socket, -1, SQLITE_STATIC);
 	if (sqlite3_step(end) != SQLITE_DONE)

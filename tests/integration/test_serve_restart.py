@@ -45,7 +45,7 @@ def wait_until(what, cond, seconds=30):
 def start_sandboxes(s, n=2):
     ids = []
     for _ in range(n):
-        sid = s.create()["id"]
+        sid = s.create({"limits": {"memory": "256M"}})["id"]  # a cgroup where possible
         s.json("POST", f"/v1/sandboxes/{sid}/processes", {"argv": ["sleep", MARK]}, expect=201)
         s.exec(sid, {"argv": ["sh", "-c", "echo kept > /workspace/f"]})
         ids.append(sid)
@@ -116,3 +116,50 @@ def test_another_socket_sees_nothing(tmp_path):
             assert s2.stop() == 0
     finally:
         assert s.stop() == 0
+
+
+def children_of(pid):
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{p}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append((int(p), comm))
+    return found
+
+
+def test_leftover_cgroups_are_removed_on_restart(tmp_path):
+    store = store_dir(tmp_path)
+    s = Server(tmp_path, "--store", store)
+    sid = s.create({"limits": {"memory": "256M"}})["id"]
+    daemon = s.proc.pid
+    if not cgroups_of([daemon]):
+        s.stop()
+        import pytest
+        pytest.skip("no cgroup for this caller's sandboxes (rootless without delegation)")
+    # The sentinels die with the daemon, as if the whole service were
+    # killed at once: nothing removes the cgroup but the next daemon.
+    os.kill(daemon, signal.SIGSTOP)
+    sentinels = [p for p, comm in children_of(daemon) if comm == "corral-sentinel"]
+    assert sentinels
+    for p in sentinels:
+        os.kill(p, signal.SIGKILL)
+    os.kill(daemon, signal.SIGKILL)
+    s.proc.wait()
+    s.log.close()
+    wait_until("processes outlived the daemon", lambda: not children_alive())
+    assert cgroups_of([daemon]), "the cgroup should be left behind here"
+    s2 = Server(tmp_path, "--store", store)
+    try:
+        assert not cgroups_of([daemon])
+        assert "leftovers_removed" in s2.stderr()
+        assert s2.json("GET", f"/v1/sandboxes/{sid}")["end"]["reason"] == "daemon_restart"
+    finally:
+        assert s2.stop() == 0
