@@ -73,3 +73,30 @@ def test_conflict_after_oom(server):
             time.sleep(0.1)
         with pytest.raises(client.Conflict):
             sb.run("true")
+
+
+def test_processes_network_usage(server):
+    with client.Sandbox(socket=server.sock) as sb:
+        p = sb.spawn("sh", "-c", "while read l; do echo got:$l; done; echo bye >&2")
+        p.write_stdin("a\n")
+        p.write_stdin(b"b\n")
+        p.close_stdin()
+        events = list(p.output())
+        out = "".join(e.data for e in events if e.kind == "stdout")
+        assert out == "got:a\ngot:b\n"
+        assert "".join(e.data for e in events if e.kind == "stderr") == "bye\n"
+        assert events[-1].kind == "exit" and events[-1].result.exit_code == 0
+        st = p.wait()
+        assert st.state == "exited" and st.exit_code == 0 and not st.running
+        q = sb.spawn("sleep", "600")
+        assert q.status().running
+        q.signal("TERM")
+        assert q.wait().signal == 15
+        with pytest.raises(client.Conflict) as e:
+            q.write_stdin("late")
+        assert e.value.code == "process_ended"
+        assert {x.pid for x in sb.processes()} == {p.pid, q.pid}
+        assert set(sb.usage()) == {"cpu_ns", "memory_peak_bytes", "memory_current_bytes", "pids"}
+        with pytest.raises(client.Conflict) as e:
+            sb.set_network(["example.com"])
+        assert e.value.code == "no_network"

@@ -36,7 +36,8 @@ class NotFound(CorralError):
 
 
 class Conflict(CorralError):
-    """409: the sandbox has ended."""
+    """409: wrong state (the sandbox or process has ended, stdin is closed,
+    the sandbox has no network egress)."""
 
 
 class TooLarge(CorralError):
@@ -44,7 +45,7 @@ class TooLarge(CorralError):
 
 
 class RateLimited(CorralError):
-    """429: too many sandboxes."""
+    """429: too many sandboxes, or processes in one sandbox."""
 
 
 class NotImplementedByServer(CorralError):
@@ -178,9 +179,9 @@ class Client:
         body = json.dumps(value).encode() if value is not None else None
         return json.loads(self.request(method, path, body))
 
-    def stream_lines(self, method: str, path: str, value: Any) -> Iterator[Dict[str, Any]]:
-        conn, resp = self._open(method, path, json.dumps(value).encode(),
-                                {"Accept": "application/x-ndjson"})
+    def stream_lines(self, method: str, path: str, value: Any = None) -> Iterator[Dict[str, Any]]:
+        body = json.dumps(value).encode() if value is not None else None
+        conn, resp = self._open(method, path, body, {"Accept": "application/x-ndjson"})
         try:
             for line in resp:
                 if line.strip():
@@ -227,6 +228,85 @@ class Files:
     def remove(self, path: str, recursive: bool = False) -> None:
         extra = {"recursive": "1"} if recursive else {}
         self._sb.client.request("DELETE", self._path(path, **extra))
+
+
+@dataclass
+class ProcessStatus:
+    """A background process: state is "running", "exited", "signaled" or
+    "lost" (its sandbox ended first)."""
+
+    pid: int
+    state: str
+    exit_code: Optional[int] = None
+    signal: Optional[int] = None
+    timed_out: bool = False
+    raw: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def _status(o: Mapping[str, Any], pid: int) -> ProcessStatus:
+    return ProcessStatus(pid=int(o.get("pid", pid)), state=str(o["state"]),
+                         exit_code=o.get("exit_code"), signal=o.get("signal"),
+                         timed_out=bool(o.get("timed_out")), raw=dict(o))
+
+
+class Process:
+    """A command running in the background in a sandbox (Sandbox.spawn)."""
+
+    def __init__(self, sandbox: "Sandbox", info: Mapping[str, Any]) -> None:
+        self._sb = sandbox
+        self.pid: int = int(info["pid"])
+        self.info: Dict[str, Any] = dict(info)
+
+    @property
+    def _base(self) -> str:
+        return f"/v1/sandboxes/{self._sb.id}/processes/{self.pid}"
+
+    def write_stdin(self, data: Union[str, bytes]) -> None:
+        """Queue bytes for its stdin (at most 1 MiB waiting; then TooLarge)."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        self._sb.client.request("POST", self._base + "/stdin", raw,
+                                {"Content-Type": "application/octet-stream"})
+
+    def close_stdin(self) -> None:
+        """Close its stdin once what was written has been read."""
+        self._sb.client.request("POST", self._base + "/stdin?eof=1", b"",
+                                {"Content-Type": "application/octet-stream"})
+
+    def signal(self, sig: Union[str, int] = "TERM") -> None:
+        """Send a signal: a name ("TERM", "SIGKILL") or a number."""
+        self._sb.client.json("POST", self._base + "/signal", {"signal": sig})
+
+    def status(self) -> ProcessStatus:
+        return _status(self._sb.client.json("GET", self._base), self.pid)
+
+    def output(self, follow: bool = True) -> Iterator[ExecEvent]:
+        """Its output from the start of what is kept: ExecEvent("stdout"/
+        "stderr", data) as produced, then ExecEvent("exit") once it ends.
+        follow=False: only what is buffered now. Output dropped past the
+        server's buffer comes as ExecEvent("dropped", data=str(bytes))."""
+        path = self._base + "/output" + ("" if follow else "?follow=0")
+        for o in self._sb.client.stream_lines("GET", path):
+            if "exit" in o:
+                st = _status(dict(o["exit"], pid=self.pid), self.pid)
+                yield ExecEvent("exit", result=Result(exit_code=st.exit_code, signal=st.signal,
+                                                      stdout="", stderr="",
+                                                      timed_out=st.timed_out,
+                                                      sandbox_ended=st.state == "lost",
+                                                      raw=st.raw))
+            elif "dropped" in o:
+                yield ExecEvent("dropped", data=str(o["dropped"]))
+            else:
+                yield ExecEvent(str(o["stream"]), data=o["data"])
+
+    def wait(self) -> ProcessStatus:
+        """Block until it ends (following its output); its final status."""
+        for _ in self.output():
+            pass
+        return self.status()
 
 
 def _duration(v: Union[str, int, float, None]) -> Optional[str]:
@@ -316,6 +396,38 @@ class Sandbox:
             for kind in ("stdout", "stderr"):
                 if kind in o:
                     yield ExecEvent(kind, data=o[kind])
+
+    def spawn(self, *argv: str, stdin: Union[str, bytes, None] = None,
+              env: Optional[Mapping[str, str]] = None, cwd: Optional[str] = None,
+              timeout: Union[str, float, None] = None, close_stdin: bool = False,
+              output_max: Union[str, int, None] = None) -> Process:
+        """Start a command in the background; its stdin stays open for
+        Process.write_stdin unless close_stdin. No timeout unless given
+        (the sandbox's ttl bounds it)."""
+        body = self._exec_body(argv, stdin, env, cwd, None)
+        t = _duration(timeout)
+        if t:
+            body["timeout"] = t
+        if close_stdin:
+            body["stdin_eof"] = True
+        if output_max is not None:
+            body["output_max"] = output_max
+        return Process(self, self.client.json("POST", f"/v1/sandboxes/{self.id}/processes", body))
+
+    def processes(self) -> List[ProcessStatus]:
+        data = self.client.json("GET", f"/v1/sandboxes/{self.id}/processes")
+        return [_status(o, int(o["pid"])) for o in data["processes"]]
+
+    def set_network(self, allow: Sequence[str]) -> List[str]:
+        """Replace the egress rules of a sandbox created with allow_net
+        (Conflict for one without network)."""
+        r = self.client.json("PUT", f"/v1/sandboxes/{self.id}/network", {"allow": list(allow)})
+        return list(r["allow"])
+
+    def usage(self) -> Dict[str, Optional[int]]:
+        """So far: cpu_ns, memory_peak_bytes, memory_current_bytes, pids
+        (None where the host cannot measure it)."""
+        return dict(self.status().get("usage") or {})
 
     def status(self) -> Dict[str, Any]:
         return dict(self.client.json("GET", f"/v1/sandboxes/{self.id}"))
