@@ -10,12 +10,15 @@
  *    405 always lists the allowed methods;
  *  - a create body that parses leaves a JSON object without "ttl" and a
  *    ttl within the bound; an exec body that parses has a non-empty argv,
- *    a timeout and output cap within their bounds;
+ *    a timeout and output cap within their bounds; a spawn body the same
+ *    (no timeout unless given); a signal body a signal from 1 to 64; a
+ *    network body non-empty rules;
+ *  - a process route names a positive pid;
  *  - utf8_sanitize's output is valid UTF-8 (json_stringn accepts it), and
  *    final mode consumes everything.
  */
-#include "server/exec_api.h"
 #include "server/output.h"
+#include "server/proc_bodies.h"
 #include "server/routes.h"
 
 #include <jansson.h>
@@ -59,6 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(allow1 && *allow1);
 	if (s1 != ROUTE_NOT_FOUND && r1.sandbox[0])
 		CHECK(sandbox_id_valid(r1.sandbox));
+	if (s1 != ROUTE_NOT_FOUND && (r1.id == ROUTE_PROCESS || r1.id == ROUTE_PROCESS_STDIN ||
+	                              r1.id == ROUTE_PROCESS_SIGNAL || r1.id == ROUTE_PROCESS_OUTPUT))
+		CHECK(r1.pid > 0);
 
 	char message[REQUEST_MESSAGE_MAX];
 	char *policy = NULL;
@@ -75,6 +81,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(p.argv && p.argv[0] && p.timeout_ms > 0 && p.timeout_ms <= 600000);
 		CHECK(p.output_max <= (16 << 20));
 		exec_params_free(&p);
+	}
+
+	bool eof;
+	if (parse_spawn_body(body, body_len, 3600000, 1 << 20, 16 << 20, &p, &eof, message) == 0) {
+		CHECK(p.argv && p.argv[0] && p.timeout_ms <= 3600000 && p.output_max <= (16 << 20));
+		exec_params_free(&p);
+	}
+	int sig;
+	if (parse_signal_body(body, body_len, &sig, message) == 0)
+		CHECK(sig >= 1 && sig <= 64);
+	char **rules;
+	size_t n_rules;
+	if (parse_network_body(body, body_len, &rules, &n_rules, message) == 0) {
+		for (size_t i = 0; i < n_rules; i++)
+			CHECK(rules[i] && rules[i][0]);
+		string_list_free(rules, n_rules);
 	}
 
 	size_t used, out_len;
