@@ -53,7 +53,8 @@ struct records *records_open(const char *dir, const char *socket_path, corral_er
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
 	                    NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(r->db, 5000) != SQLITE_OK ||
-	    sqlite3_exec(r->db, "PRAGMA journal_mode=WAL;", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(r->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+	                 NULL) != SQLITE_OK ||
 	    sqlite3_exec(r->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		error_set(err, CORRAL_ERR_SETUP, 0, "%s: %s", path,
 		          r->db ? sqlite3_errmsg(r->db) : "cannot open");
