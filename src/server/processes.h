@@ -69,10 +69,13 @@ void proc_table_init(struct proc_table *t);
  * No request may use the table any more. */
 void proc_table_end(struct proc_table *t);
 
-/* Start params' command (taken over) with piped stdio. The pid, or -1 with
- * *status (400, 409, 429, 500), *code and message. */
+/* Start params' command (taken over) with piped stdio. The output_max of
+ * the processes listed, this one's included, may total `budget` bytes at
+ * most (ended ones are forgotten to make room): what bounds the daemon's
+ * memory for one sandbox's output. The pid, or -1 with *status (400, 409,
+ * 429, 500), *code and message. */
 int proc_spawn(struct proc_table *t, corral_sandbox *sb, struct exec_params *params,
-               bool stdin_eof, unsigned *status, const char **code,
+               bool stdin_eof, uint64_t budget, unsigned *status, const char **code,
                char message[REQUEST_MESSAGE_MAX]);
 /* The listed entry, referenced, or NULL. */
 struct bgproc *proc_get(struct proc_table *t, int pid);

@@ -170,7 +170,9 @@ static void spawn(struct api_ctx *ctx, const struct api_request *rq, struct sbx 
 	}
 	unsigned status;
 	const char *code;
-	int pid = proc_spawn(&s->procs, s->sb, &params, eof, &status, &code, message);
+	/* Twice what one command may keep of each stream. */
+	int pid = proc_spawn(&s->procs, s->sb, &params, eof, 2 * o->max_output, &status, &code,
+	                     message);
 	if (pid < 0) {
 		reply_error(r, status, code, "%s", message);
 		return;

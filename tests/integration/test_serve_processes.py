@@ -183,3 +183,22 @@ def test_delete_ends_processes_and_streams(server):
             pass
     status, _, data = server.call("GET", f"/v1/sandboxes/{sid}/processes/{pid}")
     assert status == 404
+
+
+def test_output_budget(tmp_path):
+    # --max-output 1M: the processes of one sandbox keep 2 MiB of output at most.
+    s = Server(tmp_path, "--max-output", "1M")
+    try:
+        sid = s.create()["id"]
+        a = spawn(s, sid, {"argv": ["sleep", "600"], "output_max": "1M"})["pid"]
+        spawn(s, sid, {"argv": ["sleep", "600"], "output_max": "1M"})
+        status, _, data = s.call("POST", f"/v1/sandboxes/{sid}/processes",
+                                 {"argv": ["true"], "output_max": "1K"})
+        assert status == 429 and error_code(data) == "too_many_processes", data
+        s.json("POST", f"/v1/sandboxes/{sid}/processes/{a}/signal", {"signal": "KILL"})
+        wait_state(s, sid, a)
+        spawn(s, sid, {"argv": ["true"], "output_max": "1K"})  # the ended one makes room
+        pids = [p["pid"] for p in s.json("GET", f"/v1/sandboxes/{sid}/processes")["processes"]]
+        assert a not in pids and len(pids) == 2
+    finally:
+        assert s.stop() == 0
