@@ -144,6 +144,13 @@ def test_errors(server):
     status, _, data = server.call("POST", f"{base}/{pid}/stdin", b"late")
     assert status == 409 and error_code(data) in ("stdin_closed", "process_ended")
     wait_state(server, sid, pid)
+    # A process that does not read: what waits for its stdin is bounded.
+    pid = spawn(server, sid, {"argv": ["sleep", "600"]})["pid"]
+    statuses = [server.call("POST", f"{base}/{pid}/stdin", b"y" * (512 << 10))[0]
+                for _ in range(4)]
+    assert statuses[:2] == [200, 200] and statuses[-1] == 413, statuses
+    status, _, data = server.call("POST", base, {"argv": ["true"], "stdin": "x" * (2 << 20)})
+    assert status == 413 and error_code(data) == "too_large"
 
 
 def test_process_bound(server):
