@@ -10,7 +10,7 @@ int corral_sandbox_usage(const corral_sandbox *sb, corral_usage *usage, corral_e
 {
 	/* The lock is the sandbox's own bookkeeping, not its state. */
 	corral_sandbox *msb = (corral_sandbox *)sb;
-	struct cgroup_live live;
+	struct cgroup_live live = {0};
 	pthread_mutex_lock(&msb->cgroup_lock);
 	int rc = msb->cgroup ? cgroup_sandbox_usage_live(msb->cgroup, &live, err)
 	                     : error_set(err, CORRAL_ERR_USAGE, ESRCH, "usage: the sandbox has ended");
