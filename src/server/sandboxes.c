@@ -23,7 +23,6 @@ int64_t now_realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-
 int registry_init(struct registry *reg, const struct server_limits *cfg, struct metrics *m,
                   corral_error *err)
 {
@@ -131,7 +130,7 @@ static int check_maxima(struct registry *reg, corral_policy *p, char message[REQ
 }
 
 corral_policy *build_policy(struct registry *reg, const char *json, uint64_t ttl_ms,
-                                   const char **code, char message[REQUEST_MESSAGE_MAX])
+                            const char **code, char message[REQUEST_MESSAGE_MAX])
 {
 	corral_error err = {0};
 	char ttl[32];
@@ -170,9 +169,8 @@ fail:
 
 /* A started sandbox with its waiter, not yet listed (created now, no
  * refs); NULL with *status, *code and message on failure. */
-struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted,
-                             unsigned *status, const char **code,
-                             char message[REQUEST_MESSAGE_MAX])
+struct sbx *sbx_start(struct registry *reg, corral_policy *p, bool counted, unsigned *status,
+                      const char **code, char message[REQUEST_MESSAGE_MAX])
 {
 	corral_error err = {0};
 	struct sbx *s = calloc(1, sizeof *s);

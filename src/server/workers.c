@@ -27,7 +27,7 @@ void *registry_starter_main(void *arg)
 }
 
 int registry_start_idle(struct registry *reg, const corral_policy *p, corral_sandbox **out,
-                      corral_error *err)
+                        corral_error *err)
 {
 	struct start_job job = {.policy = p, .rc = -1};
 	pthread_mutex_lock(&reg->lock);
