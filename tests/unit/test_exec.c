@@ -263,6 +263,13 @@ static void test_signal(corral_sandbox *sb)
 	for (int i = 0; i < 2000; i++)
 		sent += corral_process_signal(proc, 0, &err) == 0;
 	CHECK(sent == 2000);
+	/* A look (timeout 0) never blocks, whenever the clock ticks: enough
+	 * looks that some straddle a millisecond boundary. */
+	int running = 0;
+	for (int i = 0; i < 100000; i++)
+		running += corral_process_wait(proc, 0, &st, &err) == 0 &&
+		           st.state == CORRAL_PROCESS_RUNNING;
+	CHECK(running == 100000);
 	CHECK(corral_process_signal(proc, SIGTERM, &err) == 0);
 	CHECK(corral_process_wait(proc, -1, &st, &err) == 0);
 	CHECK(st.state == CORRAL_PROCESS_SIGNALED && st.signal == SIGTERM);
