@@ -7,7 +7,7 @@
  *     └─ init: PID 1 of the sandbox's pid namespace; builds the root, then
  *        spawns the command, forwards signals, reaps, and on the command's
  *        exit kills everything left and reports the status.
- *          └─ command: drops every privilege, applies landlock and seccomp,
+ *          └─ command: applies landlock, drops every privilege, applies seccomp,
  *             execs.
  *          or, in an idle sandbox (corral_sandbox_start_idle):
  *          └─ spawner: restricted exactly as the command, once; then forks
