@@ -71,30 +71,28 @@ static int audit_is_enabled(void)
 			errno = ready == 0 ? ETIMEDOUT : errno;
 			goto out;
 		}
-		union {
-			struct nlmsghdr h;
-			char b[1024];
-		} reply;
-		ssize_t n = recv(fd, &reply, sizeof reply, 0);
+		char reply[1024];
+		ssize_t n = recv(fd, reply, sizeof reply, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < (ssize_t)NLMSG_HDRLEN)
 			goto out;
-		if (reply.h.nlmsg_type == NLMSG_ERROR &&
-		    (size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+		struct nlmsghdr h;
+		memcpy(&h, reply, sizeof h);
+		const char *data = reply + NLMSG_HDRLEN;
+		if (h.nlmsg_type == NLMSG_ERROR && (size_t)n >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
 			struct nlmsgerr e;
-			memcpy(&e, NLMSG_DATA(&reply.h), sizeof e);
+			memcpy(&e, data, sizeof e);
 			if (e.error != 0) {
 				errno = -e.error;
 				goto out;
 			}
 			continue; /* the ack; the status comes apart */
 		}
-		if (reply.h.nlmsg_type == AUDIT_GET &&
-		    (size_t)n >= NLMSG_LENGTH(2 * sizeof(uint32_t))) {
+		if (h.nlmsg_type == AUDIT_GET && (size_t)n >= NLMSG_LENGTH(2 * sizeof(uint32_t))) {
 			struct audit_status st = {0};
 			size_t len = (size_t)n - NLMSG_HDRLEN;
-			memcpy(&st, NLMSG_DATA(&reply.h), len < sizeof st ? len : sizeof st);
+			memcpy(&st, data, len < sizeof st ? len : sizeof st);
 			rc = st.enabled != 0;
 			goto out;
 		}
@@ -222,11 +220,18 @@ static void printable(char *s)
 			*s = '?';
 }
 
-static void record_path(struct landlock_audit *a, const char *path, const char *access)
+static void record_path(struct landlock_audit *a, const char *raw_path, const char *raw_access)
 {
+	/* Compared as reported: paths that differ only past the cut or in
+	 * unprintable bytes are one entry. */
+	struct landlock_audit_entry key;
+	string_set(key.path, sizeof key.path, "%s", raw_path);
+	string_set(key.access, sizeof key.access, "%s", raw_access);
+	printable(key.path);
+	printable(key.access);
 	for (unsigned i = 0; i < a->n; i++) {
 		struct landlock_audit_entry *e = &a->entries[i];
-		if (strcmp(e->path, path) == 0 && strcmp(e->access, access) == 0) {
+		if (strcmp(e->path, key.path) == 0 && strcmp(e->access, key.access) == 0) {
 			e->count++;
 			return;
 		}
@@ -235,12 +240,8 @@ static void record_path(struct landlock_audit *a, const char *path, const char *
 		a->untracked++;
 		return;
 	}
-	struct landlock_audit_entry *e = &a->entries[a->n++];
-	string_set(e->path, sizeof e->path, "%s", path);
-	string_set(e->access, sizeof e->access, "%s", access);
-	printable(e->path);
-	printable(e->access);
-	e->count = 1;
+	key.count = 1;
+	a->entries[a->n++] = key;
 }
 
 void landlock_audit_take(struct landlock_audit *a, int type, const char *text)

@@ -96,6 +96,11 @@ static void test_hostile_names(void)
 	                    "audit(1.4:1): domain=1956455bf blockers=fs.make_reg "
 	                    "path=2F746D702F0A221B5B306D dev=\"tmpfs\" ino=1");
 	CHECK(a.n == 1 && strcmp(a.entries[0].path, "/tmp/?\"?[0m") == 0);
+	/* names that differ only in such bytes are one entry, as reported */
+	landlock_audit_take(&a, ACCESS,
+	                    "audit(1.4:1): domain=1956455bf blockers=fs.make_reg "
+	                    "path=2F746D702F01221B5B306D dev=\"tmpfs\" ino=1");
+	CHECK(a.n == 1 && a.entries[0].count == 2);
 	/* broken records are ignored */
 	landlock_audit_take(&a, ACCESS, "");
 	landlock_audit_take(&a, ACCESS, "audit(1.4:2): domain=");
