@@ -181,13 +181,15 @@ static bool field_untrusted(const char *text, const char *key, char *out, size_t
 	if (!field(text, key, out, size))
 		return false;
 	size_t len = strlen(out);
-	if (len >= 2 && out[0] == '"' && out[len - 1] == '"') {
-		memmove(out, out + 1, len - 2);
-		out[len - 2] = '\0';
+	if (out[0] == '"') {
+		/* the closing quote is missing when the value was cut */
+		size_t end = len >= 2 && out[len - 1] == '"' ? len - 1 : len;
+		memmove(out, out + 1, end - 1);
+		out[end - 1] = '\0';
 		return true;
 	}
-	if (len % 2 != 0 || strspn(out, "0123456789ABCDEFabcdef") != len)
-		return true; /* neither form (cut short): keep it as it is */
+	if (strspn(out, "0123456789ABCDEFabcdef") != len)
+		return true; /* neither form ("<too_long>"): keep it as it is */
 	size_t o = 0;
 	for (size_t i = 0; i + 1 < len; i += 2) {
 		char hex[3] = {out[i], out[i + 1], '\0'};
@@ -281,7 +283,8 @@ void landlock_audit_take(struct landlock_audit *a, int type, const char *text)
 	char path[2 * sizeof a->entries[0].path];
 	if (strncmp(blockers, "fs.", 3) == 0 &&
 	    (field_untrusted(fields, "path", path, sizeof path) ||
-	     field_untrusted(fields, "name", path, sizeof path)))
+	     field_untrusted(fields, "name", path, sizeof path)) &&
+	    path[0])
 		record_path(a, path, blockers);
 }
 

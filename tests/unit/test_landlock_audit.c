@@ -119,6 +119,15 @@ static void test_hostile_names(void)
 	         longpath);
 	landlock_audit_take(&a, ACCESS, text);
 	CHECK(strlen(a.entries[a.n - 1].path) == sizeof a.entries[0].path - 1);
+	/* so is a long hex-encoded one: cut, still decoded */
+	char hexpath[2 * sizeof longpath];
+	for (size_t i = 0; longpath[i]; i++)
+		snprintf(hexpath + 2 * i, 3, "%02X", (unsigned char)(i == 5 ? ' ' : longpath[i]));
+	snprintf(text, sizeof text, "audit(1.4:8): domain=1956455bf blockers=fs.write_file path=%.1000s",
+	         hexpath);
+	landlock_audit_take(&a, ACCESS, text);
+	const char *cut = a.entries[a.n - 1].path;
+	CHECK(strncmp(cut, "/aaaa aaa", 9) == 0 && strlen(cut) == sizeof a.entries[0].path - 1);
 }
 
 static void test_bounded(void)
