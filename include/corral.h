@@ -164,15 +164,22 @@ typedef struct corral_enforcement {
 	const char *open_files;
 	const char *file_size;
 	char weaker[512];    /* why some limits are weaker than asked, or "" */
+	/* Landlock's path denials: "audit" when read from the kernel's audit
+	 * records, "none" when they cannot be (why says why; with "audit",
+	 * why is non-empty only if some may be missing). */
+	const char *path_denials;
+	char path_denials_why[256];
 } corral_enforcement;
 
 #define CORRAL_USAGE_UNKNOWN UINT64_MAX
 
-/* What the policy refused, e.g. {"syscall", "ptrace", 3}. */
+/* What the policy refused, e.g. {"syscall", "ptrace", "", 3} or
+ * {"path", "/etc/shadow", "fs.read_file", 1}. */
 #define CORRAL_DENIALS_MAX 32
 typedef struct corral_denial {
 	char kind[16];
-	char name[48];
+	char name[256];
+	char access[64];  /* path denials: the Landlock rights refused; else "" */
 	uint64_t count;
 } corral_denial;
 

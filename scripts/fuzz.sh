@@ -19,7 +19,7 @@ if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds < 1)); then
   echo "usage: $0 [SECONDS]" >&2
   exit 2
 fi
-targets=(${FUZZ_TARGETS:-fuzz_policy_json fuzz_limits fuzz_paths fuzz_mcp_jsonrpc fuzz_net_rules fuzz_http_request fuzz_dns_sni fuzz_http_response fuzz_secret_scan fuzz_serve_request})
+targets=(${FUZZ_TARGETS:-fuzz_policy_json fuzz_limits fuzz_paths fuzz_mcp_jsonrpc fuzz_net_rules fuzz_http_request fuzz_dns_sni fuzz_http_response fuzz_secret_scan fuzz_serve_request fuzz_landlock_audit})
 builddir=$repo/build-fuzz
 
 if [[ ! -f $builddir/build.ninja ]]; then
@@ -31,7 +31,7 @@ fi
 ninja -C "$builddir" "${targets[@]/#/fuzz/}" >/dev/null
 
 # Largest input each target takes (they reject longer ones).
-declare -A max_len=([fuzz_policy_json]=16384 [fuzz_limits]=256 [fuzz_paths]=8194 [fuzz_mcp_jsonrpc]=65536 [fuzz_net_rules]=4096 [fuzz_http_request]=66560 [fuzz_dns_sni]=20000 [fuzz_http_response]=132096 [fuzz_secret_scan]=12288 [fuzz_serve_request]=65536)
+declare -A max_len=([fuzz_policy_json]=16384 [fuzz_limits]=256 [fuzz_paths]=8194 [fuzz_mcp_jsonrpc]=65536 [fuzz_net_rules]=4096 [fuzz_http_request]=66560 [fuzz_dns_sni]=20000 [fuzz_http_response]=132096 [fuzz_secret_scan]=12288 [fuzz_serve_request]=65536 [fuzz_landlock_audit]=65536)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -65,10 +65,17 @@ static void explain_verbose(const corral_result *result)
 	        e->open_files, e->file_size);
 	if (e->weaker[0])
 		fprintf(stderr, "corral: weaker limits: %s\n", e->weaker);
-	for (size_t i = 0; i < result->n_denials; i++)
-		fprintf(stderr, "corral: denied %s %s (%llu time%s)\n", result->denials[i].kind,
-		        result->denials[i].name, (unsigned long long)result->denials[i].count,
-		        result->denials[i].count == 1 ? "" : "s");
+	for (size_t i = 0; i < result->n_denials; i++) {
+		const corral_denial *d = &result->denials[i];
+		fprintf(stderr, "corral: denied %s %s%s%s (%llu time%s)\n", d->kind, d->name,
+		        d->access[0] ? " " : "", d->access, (unsigned long long)d->count,
+		        d->count == 1 ? "" : "s");
+	}
+	if (e->path_denials_why[0])
+		fprintf(stderr, "corral: path denials %s: %s\n",
+		        e->path_denials && strcmp(e->path_denials, "audit") == 0 ? "may be incomplete"
+		                                                                 : "not reported",
+		        e->path_denials_why);
 	fprintf(stderr, "corral: %s after %llu ms\n", corral_status_name(result->status),
 	        (unsigned long long)(result->wall_ns / 1000000));
 }

@@ -448,9 +448,17 @@ int corral_process_wait(corral_process *proc, int timeout_ms, corral_process_sta
 	}
 	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
 	for (;;) {
-		int64_t left = timeout_ms < 0 ? -1 : deadline - now_ms();
+		/* A deadline already past is a look (0), never "no limit" (-1):
+		 * the clock may tick between setting the deadline and here (a
+		 * preemption does it), and -1 would then wait for the process's
+		 * end, however long it runs. */
+		int poll_ms = -1;
+		if (timeout_ms >= 0) {
+			int64_t left = deadline - now_ms();
+			poll_ms = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
+		}
 		struct pollfd p = {.fd = proc->status_fd, .events = POLLIN};
-		int ready = poll(&p, 1, left < 0 ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left));
+		int ready = poll(&p, 1, poll_ms);
 		if (ready < 0 && errno == EINTR)
 			continue;
 		if (ready < 0)

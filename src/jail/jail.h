@@ -7,7 +7,7 @@
  *     └─ init: PID 1 of the sandbox's pid namespace; builds the root, then
  *        spawns the command, forwards signals, reaps, and on the command's
  *        exit kills everything left and reports the status.
- *          └─ command: drops every privilege, applies landlock and seccomp,
+ *          └─ command: applies landlock, drops every privilege, applies seccomp,
  *             execs.
  *          or, in an idle sandbox (corral_sandbox_start_idle):
  *          └─ spawner: restricted exactly as the command, once; then forks
@@ -27,6 +27,7 @@
 #include "jail/mount_plan.h"
 #include "jail/rlimits.h"
 #include "jail/sentinel.h"
+#include "landlock/landlock_audit.h"
 #include "net/egress.h"
 
 #include <pthread.h>
@@ -54,6 +55,7 @@ struct jail_context {
 	int net_sock;      /* egress on: init hands its network listeners over here */
 	struct net_capture_plan net_plan;
 	bool idle;         /* no command: init runs the spawner */
+	bool landlock_audit; /* the supervisor reads Landlock's audit records: log, probe */
 	int spawn_sock;    /* idle: the spawner's end of the request socket */
 	struct spawner_buffers *spawn_buf; /* idle: the spawner's memory, allocated here */
 };
@@ -89,6 +91,7 @@ struct corral_sandbox {
 	uid_t user_host_uid;          /* the host ids the sandboxed command runs as */
 	gid_t user_host_gid;
 	struct denial_log denials;
+	struct landlock_audit audit;  /* Landlock's path denials, from audit records */
 	struct timespec started;
 	bool reaped;
 	int init_wait_status;
@@ -123,9 +126,9 @@ void monitor_kill(corral_sandbox *sb);
 __attribute__((noreturn)) void jail_init_main(struct jail_context *ctx);
 
 /* In init's child, for the command and the spawner alike: new session,
- * ids, no capabilities, locked securebits, no_new_privs, cwd, rlimits,
- * landlock, seccomp (its listener handed to the supervisor).
- * Allocation-free. */
+ * landlock (and the audit probe), ids, no capabilities, locked
+ * securebits, no_new_privs, cwd, rlimits, seccomp (its listener handed to
+ * the supervisor). Allocation-free. */
 int jail_restrict(struct jail_context *ctx, corral_error *err);
 /* Report a setup error to the supervisor and exit. */
 __attribute__((noreturn)) void jail_fail_setup(struct jail_context *ctx, corral_error *err);

@@ -13,6 +13,7 @@
 #include "policy/parse.h"
 #include "util/error.h"
 #include "util/fileutil.h"
+#include "util/strings.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -36,6 +37,11 @@
 #define CPU_CHECK_MAX_MS 1000
 
 #define NEVER UINT64_MAX
+
+/* After the sandbox's end, the longest wait for the audit record of its
+ * Landlock domain's end (normally a few milliseconds: the kernel frees
+ * the domain with the last credentials that hold it). */
+#define LANDLOCK_AUDIT_WAIT_MS 2000
 
 static uint64_t now_ms_since(const struct timespec *since)
 {
@@ -218,9 +224,9 @@ static void wait_loop(corral_sandbox *sb)
 	struct cgroup_watch watch;
 	watch_start(sb, &watch);
 	for (;;) {
-		struct pollfd fds[7];
+		struct pollfd fds[8];
 		int n = 0, i_pid = -1, i_out[2] = {-1, -1}, i_sig = -1, i_lsock = -1, i_listen = -1;
-		int i_cg = -1;
+		int i_cg = -1, i_audit = -1;
 		bool watching = !init_gone && watch.on && !sb->limit_hit;
 		if (!init_gone) {
 			fds[n] = (struct pollfd){.fd = sb->pidfd, .events = POLLIN};
@@ -246,6 +252,10 @@ static void wait_loop(corral_sandbox *sb)
 		}
 		if (n == 0)
 			return;
+		if (!init_gone && sb->audit.fd >= 0) {
+			fds[n] = (struct pollfd){.fd = sb->audit.fd, .events = POLLIN};
+			i_audit = n++;
+		}
 		if (watching && watch.event_fd >= 0) {
 			fds[n] = (struct pollfd){.fd = watch.event_fd, .events = POLLIN};
 			i_cg = n++;
@@ -285,6 +295,8 @@ static void wait_loop(corral_sandbox *sb)
 				pump(sb, w);
 		if (i_sig >= 0 && fds[i_sig].revents)
 			forward_signal(sb);
+		if (i_audit >= 0 && fds[i_audit].revents)
+			landlock_audit_read(&sb->audit);
 		if (i_lsock >= 0 && fds[i_lsock].revents) {
 			sb->listener_fd = denials_receive_listener(sb->listener_sock);
 			close(sb->listener_sock);
@@ -358,6 +370,17 @@ int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
 	wait_loop(sb);
 	reap_init(sb);
 	result->wall_ns = now_ms_since(&sb->started) * 1000000u;
+	/* The listener's file holds the command's credentials, and with them
+	 * its Landlock domain: the domain ends (and says so in the audit
+	 * records) only once it is closed. */
+	if (sb->listener_fd >= 0) {
+		close(sb->listener_fd);
+		sb->listener_fd = -1;
+	}
+	/* The seccomp listener comes right after the probe: without it, the
+	 * command or spawner never restricted itself, and no record will come. */
+	bool restricted = sb->listener_sock < 0;
+	landlock_audit_finish(&sb->audit, restricted ? LANDLOCK_AUDIT_WAIT_MS : 0);
 
 	/* init has exited: its messages are all in the pipe. */
 	for (;;) {
@@ -379,7 +402,10 @@ int monitor_run(corral_sandbox *sb, corral_result *result, corral_error *err)
 	}
 	collect_usage(sb, result);
 	result->enforcement = sb->enforcement;
+	string_set(result->enforcement.path_denials_why, sizeof result->enforcement.path_denials_why,
+	           "%s", sb->audit.why);
 	denials_export(&sb->denials, result);
+	landlock_audit_export(&sb->audit, result);
 	if (sb->cgroup) {
 		corral_error cg_err = {0};
 		pthread_mutex_lock(&sb->cgroup_lock);

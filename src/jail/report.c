@@ -89,6 +89,9 @@ static json_t *enforcement_json(const corral_enforcement *e)
 	json_object_set_new(o, "open_files", str_or_null(e->open_files));
 	json_object_set_new(o, "file_size", str_or_null(e->file_size));
 	json_object_set_new(o, "weaker", str_or_null(e->weaker[0] ? e->weaker : NULL));
+	json_object_set_new(o, "path_denials", str_or_null(e->path_denials));
+	json_object_set_new(o, "path_denials_why",
+	                    str_or_null(e->path_denials_why[0] ? e->path_denials_why : NULL));
 	return o;
 }
 
@@ -115,10 +118,16 @@ char *corral_result_to_json(const corral_result *r, const corral_policy *policy,
 	json_object_set_new(o, "limits", limits_json(policy));
 	json_object_set_new(o, "enforcement", enforcement_json(&r->enforcement));
 	json_t *denials = json_array();
-	for (size_t i = 0; i < r->n_denials; i++)
-		json_array_append_new(denials, json_pack("{s:s, s:s, s:I}", "kind", r->denials[i].kind,
-		                                         "name", r->denials[i].name, "count",
-		                                         (json_int_t)r->denials[i].count));
+	for (size_t i = 0; i < r->n_denials; i++) {
+		const corral_denial *d = &r->denials[i];
+		json_t *entry = json_pack("{s:s, s:s}", "kind", d->kind, "name", d->name);
+		if (!entry)
+			continue;
+		if (d->access[0])
+			json_object_set_new(entry, "access", json_string(d->access));
+		json_object_set_new(entry, "count", json_integer((json_int_t)d->count));
+		json_array_append_new(denials, entry);
+	}
 	json_object_set_new(o, "denials", denials);
 	json_object_set_new(o, "error", failed && err ? json_string(err->message) : json_null());
 	char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);

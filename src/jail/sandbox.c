@@ -306,6 +306,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->limits = policy->limits;
 	sb->spawn_sock = -1;
 	sb->state_lock_fd = -1;
+	sb->audit.fd = -1;
 	sb->idle = idle;
 	pthread_mutex_init(&sb->spawn_lock, NULL);
 	pthread_mutex_init(&sb->cgroup_lock, NULL);
@@ -360,6 +361,11 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->user_host_gid = jail_ids_command_host_gid(&ctx.ids);
 	ctx.sync_read_fd = sync_pipe[0];
 	ctx.status_write_fd = status_pipe[1];
+	/* The sandbox asks the kernel to log its Landlock denials after
+	 * execve only when they are read: else they would only fill the
+	 * host's log. */
+	ctx.landlock_audit = landlock_audit_open(&sb->audit);
+	sb->enforcement.path_denials = ctx.landlock_audit ? "audit" : "none";
 	clock_gettime(CLOCK_MONOTONIC, &sb->started);
 
 	bool placed = false;
@@ -371,6 +377,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 		close(status_pipe[0]);
 		close(listener_pair[0]);
 		close(root_pair[0]);
+		landlock_audit_close(&sb->audit); /* the host's records stay outside */
 		if (net_pair[0] >= 0)
 			close(net_pair[0]);
 		if (spawn_pair[0] >= 0)
@@ -381,6 +388,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 		jail_init_main(&ctx);
 	}
 	sb->init_pid = pid;
+	sb->audit.init_pid = pid;
 	sb->pidfd = steal_fd(&pidfd);
 
 	placed = placed || cgroup_sandbox_backend(sb->cgroup) == CGROUP_BACKEND_NONE;
@@ -510,6 +518,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 		close(sb->root_fd);
 	if (sb->spawn_sock >= 0)
 		close(sb->spawn_sock);
+	landlock_audit_close(&sb->audit);
 	if (sb->state_lock_fd >= 0) {
 		/* overlayfs leaves its scratch DIR/work/work mode 000: make it the
 		 * owner's again, so that a rootless caller can remove DIR. Best

@@ -74,6 +74,11 @@
 #define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
 #endif
 
+/* ABI 7 */
+#ifndef LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON
+#define LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON (1U << 1)
+#endif
+
 /* struct landlock_ruleset_attr as of ABI 6. Older headers declare only the
  * first field, so this is our own type; the kernel takes its size. */
 struct corral_landlock_ruleset_attr {
@@ -169,8 +174,8 @@ static int add_grant(int ruleset_fd, const struct landlock_grant *grant, uint64_
 	return 0;
 }
 
-int landlock_restrict(const struct landlock_grant *grants, size_t n_grants, int *abi_used,
-                      corral_error *err)
+int landlock_restrict(const struct landlock_grant *grants, size_t n_grants, bool audit_after_exec,
+                      int *abi_used, corral_error *err)
 {
 	int dummy_abi;
 	if (!abi_used)
@@ -207,7 +212,8 @@ int landlock_restrict(const struct landlock_grant *grants, size_t n_grants, int 
 		}
 	}
 
-	if (syscall(__NR_landlock_restrict_self, ruleset_fd, 0) < 0) {
+	unsigned flags = audit_after_exec && abi >= 7 ? LANDLOCK_RESTRICT_SELF_LOG_NEW_EXEC_ON : 0;
+	if (syscall(__NR_landlock_restrict_self, ruleset_fd, flags) < 0) {
 		int e = errno;
 		close(ruleset_fd);
 		return error_set(err, CORRAL_ERR_SETUP, e, "landlock_restrict_self");

@@ -9,6 +9,7 @@
 
 #include "corral.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum landlock_grant_access {
@@ -28,8 +29,10 @@ int landlock_abi_version(void);
 /* Restrict the calling thread (and its future children) to `grants`.
  * Paths that do not exist are skipped. Sets *abi_used to the ABI applied
  * (0 when the kernel has no Landlock: then nothing is done and 0 returned).
- * Needs no_new_privs already set. Allocation-free. */
-int landlock_restrict(const struct landlock_grant *grants, size_t n_grants, int *abi_used,
-                      corral_error *err);
+ * `audit_after_exec` (ABI >= 7): the kernel logs denials to audit also
+ * after execve, not only before (its default). Needs no_new_privs, or
+ * CAP_SYS_ADMIN in the caller's user namespace. Allocation-free. */
+int landlock_restrict(const struct landlock_grant *grants, size_t n_grants, bool audit_after_exec,
+                      int *abi_used, corral_error *err);
 
 #endif

@@ -178,21 +178,29 @@ static void test_concurrent(corral_sandbox *sb)
 {
 	enum { N = 8 };
 	corral_process *procs[N] = {0};
-	int pipes[N][2];
+	int pipes[N][2], gates[N][2];
 	corral_error err = {0};
 	for (int i = 0; i < N; i++) {
+		/* Each waits for its stdin's EOF, which comes when the test
+		 * says, not after some time. */
 		char script[64];
-		snprintf(script, sizeof script, "sleep 0.3; echo %d; exit %d", i, i);
+		snprintf(script, sizeof script, "read x; echo %d; exit %d", i, i);
 		char *sh[] = {"sh", "-c", script, NULL};
 		CHECK(pipe2(pipes[i], O_CLOEXEC) == 0);
-		corral_exec_request req = {.argv = sh, .stdin_fd = -1, .stdout_fd = pipes[i][1],
-		                           .stderr_fd = -1};
+		CHECK(pipe2(gates[i], O_CLOEXEC) == 0);
+		corral_exec_request req = {.argv = sh, .stdin_fd = gates[i][0],
+		                           .stdout_fd = pipes[i][1], .stderr_fd = -1};
 		CHECK(corral_sandbox_exec(sb, &req, &procs[i], &err) == 0);
 		close(pipes[i][1]);
+		close(gates[i][0]);
 	}
 	/* All run at once: none has ended yet. */
 	corral_process_status st;
-	CHECK(corral_process_wait(procs[0], 0, &st, &err) == 0 && st.state == CORRAL_PROCESS_RUNNING);
+	for (int i = 0; i < N; i++)
+		CHECK(corral_process_wait(procs[i], 0, &st, &err) == 0 &&
+		      st.state == CORRAL_PROCESS_RUNNING);
+	for (int i = 0; i < N; i++)
+		close(gates[i][1]);
 	for (int i = N - 1; i >= 0; i--) {
 		char out[64], want[16];
 		struct pollfd p = {.fd = corral_process_pollfd(procs[i]), .events = POLLIN};
@@ -263,6 +271,13 @@ static void test_signal(corral_sandbox *sb)
 	for (int i = 0; i < 2000; i++)
 		sent += corral_process_signal(proc, 0, &err) == 0;
 	CHECK(sent == 2000);
+	/* A look (timeout 0) never blocks, whenever the clock ticks: enough
+	 * looks that some straddle a millisecond boundary. */
+	int running = 0;
+	for (int i = 0; i < 100000; i++)
+		running += corral_process_wait(proc, 0, &st, &err) == 0 &&
+		           st.state == CORRAL_PROCESS_RUNNING;
+	CHECK(running == 100000);
 	CHECK(corral_process_signal(proc, SIGTERM, &err) == 0);
 	CHECK(corral_process_wait(proc, -1, &st, &err) == 0);
 	CHECK(st.state == CORRAL_PROCESS_SIGNALED && st.signal == SIGTERM);
@@ -283,10 +298,15 @@ static void test_orphans(corral_sandbox *sb)
 	char out[256];
 	corral_process_status st;
 	corral_error err = {0};
-	char *orphan[] = {"sh", "-c", "(sleep 0.2 &); exit 0", NULL};
+	char *orphan[] = {"sh", "-c", "(sleep 0.2 & echo $! >/tmp/orphan); exit 0", NULL};
 	CHECK(run(sb, orphan, NULL, NULL, out, sizeof out, &st, &err) == 0 && st.exit_code == 0);
-	usleep(600 * 1000);
-	char *zombies[] = {"sh", "-c", "cat /proc/[0-9]*/stat | grep -c ') Z '", NULL};
+	/* Once reaped, the orphan's /proc entry is gone; a zombie keeps it,
+	 * so the count below finds one if init never reaps (waiting is
+	 * bounded, load only makes it longer). */
+	char *zombies[] = {"sh", "-c",
+	                   "p=$(cat /tmp/orphan); i=0; while [ -e /proc/$p ] && [ $i -lt 200 ]; "
+	                   "do sleep 0.05; i=$((i+1)); done; cat /proc/[0-9]*/stat | grep -c ') Z '",
+	                   NULL};
 	CHECK(run(sb, zombies, NULL, NULL, out, sizeof out, &st, &err) == 0);
 	CHECK(strcmp(out, "0\n") == 0);
 }

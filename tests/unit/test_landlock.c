@@ -92,7 +92,7 @@ static void in_child(const char *name, void (*fn)(void))
 
 static int restrict_to(const struct landlock_grant *grants, size_t n, int *abi, corral_error *err)
 {
-	return landlock_restrict(grants, n, abi, err);
+	return landlock_restrict(grants, n, false, abi, err);
 }
 
 /* ---- cases ---------------------------------------------------------------- */
