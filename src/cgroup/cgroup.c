@@ -1084,6 +1084,19 @@ int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err)
 	return 0;
 }
 
+size_t cgroup_sandbox_dirs(const struct cgroup_sandbox *cg, const char *out[CGROUP_MAX_DIRS])
+{
+	_Static_assert(CGROUP_MAX_DIRS >= CGV1_N, "CGROUP_MAX_DIRS holds every v1 hierarchy");
+	size_t n = 0;
+	if (cg && cg->backend == CGROUP_BACKEND_V2 && cg->v2_path[0])
+		out[n++] = cg->v2_path;
+	if (cg && cg->backend == CGROUP_BACKEND_V1)
+		for (int c = 0; c < CGV1_N; c++)
+			if (cg->v1[c].primary && cg->v1[c].created)
+				out[n++] = cg->v1[c].path;
+	return n;
+}
+
 int cgroup_sandbox_destroy(struct cgroup_sandbox *cg, corral_error *err)
 {
 	if (!cg)

@@ -300,6 +300,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	}
 	sb->pidfd = sb->status_read_fd = sb->sync_write_fd = -1;
 	sb->sentinel.fd = -1;
+	sb->sentinel.area = NULL;
 	sb->listener_sock = sb->listener_fd = -1;
 	sb->root_sock = sb->root_fd = -1;
 	sb->egress.log_fd = -1;
