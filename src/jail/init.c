@@ -200,14 +200,12 @@ static pid_t start_spawner(struct jail_context *ctx, int sigfd)
  * its own stack frames (no allocation, no locks) and writes no memory init
  * reads afterwards (environ is init's, unused by it). vfork in a function
  * of its own, so the child can clobber none of the caller's locals. */
-__attribute__((noinline)) static pid_t start_command(struct jail_context *ctx, int sigfd)
+__attribute__((noinline)) static pid_t start_command(struct jail_context *ctx)
 {
 	pid_t pid = vfork(); // NOLINT(clang-analyzer-security.insecureAPI.vfork)
-	if (pid == 0) {
-		close(sigfd);
+	if (pid == 0)
 		// NOLINTNEXTLINE(clang-analyzer-unix.Vfork): see above
 		command_main(ctx);
-	}
 	return pid;
 }
 
@@ -335,7 +333,8 @@ void jail_init_main(struct jail_context *ctx)
 		jail_fail_setup(ctx, &err);
 	}
 
-	pid_t command = ctx->idle ? start_spawner(ctx, sigfd) : start_command(ctx, sigfd);
+	/* The signalfd is close-on-exec: the command never holds it. */
+	pid_t command = ctx->idle ? start_spawner(ctx, sigfd) : start_command(ctx);
 	if (command < 0) {
 		error_errno(&err, ctx->idle ? "fork the spawner" : "fork the command");
 		jail_fail_setup(ctx, &err);
