@@ -102,7 +102,7 @@ NO_TLS static bool join(char *out, const char *dir, const char *file)
 	size_t ld = strlen(dir), lf = strlen(file);
 	if (ld + 1 + lf + 1 > PATH_MAX + 32)
 		return false;
-	memcpy(out, dir, ld);
+	memcpy(out, dir, ld + 1);
 	out[ld] = '/';
 	memcpy(out + ld + 1, file, lf + 1);
 	return true;
@@ -117,7 +117,7 @@ NO_TLS static void kill_listed(const char *dir)
 	long fd = SYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	char buf[4096];
+	char buf[4096] = {0}; /* filled by read(2), which the analyzer cannot see */
 	long pid = 0;
 	bool digits = false;
 	long n;
