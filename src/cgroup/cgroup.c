@@ -449,15 +449,24 @@ static int remove_tree_depth(const char *dir, int depth, corral_error *err)
 
 int cg_remove_tree(const char *dir, corral_error *err)
 {
+	/* Usually there is nothing below: one rmdir, no directory listing.
+	 * It fails (EBUSY) while any child cgroup or task remains. */
+	if (rmdir(dir) == 0 || errno == ENOENT)
+		return 0;
 	return remove_tree_depth(dir, 0, err);
 }
 
 /* ---- /proc/self/mountinfo ----------------------------------------------- */
 
+/* Strings point into `text`, one allocation per mount: mountinfo lists a
+ * dozen cgroup mounts, and fixed PATH_MAX fields made that a 130 KiB array
+ * to fill and copy -- a page fault per page touched, which a hypervisor
+ * can make cost as much as the cgroup's mkdir. */
 struct cg_mount {
-	char point[PATH_MAX];
-	char root[PATH_MAX];
-	char super_opts[256];
+	char *text;
+	const char *point;
+	const char *root;
+	const char *super_opts;
 	bool v2;
 	bool ro;
 };
@@ -519,12 +528,18 @@ static bool parse_mount_line(char *line, struct cg_mount *m)
 	}
 	unescape_octal(fields[3]);
 	unescape_octal(fields[4]);
-	if (strlen(fields[3]) >= sizeof m->root || strlen(fields[4]) >= sizeof m->point ||
-	    strlen(super) >= sizeof m->super_opts)
+	size_t lr = strlen(fields[3]) + 1, lp = strlen(fields[4]) + 1, ls = strlen(super) + 1;
+	if (lr > PATH_MAX || lp > PATH_MAX)
 		return false;
-	strcpy(m->root, fields[3]);
-	strcpy(m->point, fields[4]);
-	strcpy(m->super_opts, super);
+	m->text = malloc(lr + lp + ls);
+	if (!m->text)
+		return false;
+	memcpy(m->text, fields[3], lr);
+	memcpy(m->text + lr, fields[4], lp);
+	memcpy(m->text + lr + lp, super, ls);
+	m->root = m->text;
+	m->point = m->text + lr;
+	m->super_opts = m->text + lr + lp;
 	m->v2 = v2;
 	m->ro = opt_has(fields[5], "ro") || opt_has(super, "ro");
 	return true;
@@ -536,36 +551,51 @@ static void fclosep(FILE **f)
 		fclose(*f);
 }
 
-static int read_cgroup_mounts(struct cg_mount **out, size_t *n_out, corral_error *err)
+struct cg_mounts {
+	struct cg_mount *v;
+	size_t n;
+};
+
+static void cg_mounts_free(struct cg_mounts *ms)
 {
-	*out = NULL;
-	*n_out = 0;
+	for (size_t i = 0; i < ms->n; i++)
+		free(ms->v[i].text);
+	free(ms->v);
+	ms->v = NULL;
+	ms->n = 0;
+}
+
+static int read_cgroup_mounts(struct cg_mounts *out, corral_error *err)
+{
+	out->v = NULL;
+	out->n = 0;
 	__attribute__((cleanup(fclosep))) FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return error_errno(err, "open /proc/self/mountinfo");
 	_cleanup_free_ char *line = NULL;
-	size_t line_cap = 0;
-	_cleanup_free_ struct cg_mount *mounts = NULL;
-	size_t n = 0, cap = 0;
+	size_t line_cap = 0, cap = 0;
 	struct cg_mount m;
 	while (getline(&line, &line_cap, f) > 0) {
 		if (!parse_mount_line(line, &m))
 			continue;
-		if (n == cap) {
+		if (out->n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			struct cg_mount *nm = realloc(mounts, ncap * sizeof *nm);
-			if (!nm)
+			struct cg_mount *nm = realloc(out->v, ncap * sizeof *nm);
+			if (!nm) {
+				free(m.text);
+				cg_mounts_free(out);
 				return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM,
 				                 "read /proc/self/mountinfo");
-			mounts = nm;
+			}
+			out->v = nm;
 			cap = ncap;
 		}
-		mounts[n++] = m;
+		out->v[out->n++] = m;
 	}
-	if (ferror(f))
+	if (ferror(f)) {
+		cg_mounts_free(out);
 		return error_errno(err, "read /proc/self/mountinfo");
-	*out = steal_pointer(&mounts);
-	*n_out = n;
+	}
 	return 0;
 }
 
@@ -831,9 +861,15 @@ static int v1_try(struct cgroup_sandbox *cg, const struct cg_mount *mounts, size
 			return 1;
 		}
 	}
+	/* Without a CPU limit the cpu hierarchy has nothing to hold (a new
+	 * cgroup's quota is unlimited already; usage comes from cpuacct):
+	 * skip its directory, a mkdir, two writes, an attach and an rmdir.
+	 * Co-mounted with cpuacct ("cpu,cpuacct") it is cpuacct's anyway. */
+	bool skip_cpu =
+	        limits->cpu_millis == CGROUP_UNLIMITED && found[CGV1_CPU] != found[CGV1_CPUACCT];
 	for (int c = 0; c < CGV1_N; c++) {
 		struct cgv1_dir *d = &cg->v1[c];
-		if (!found[c])
+		if (!found[c] || (c == CGV1_CPU && skip_cpu))
 			continue;
 		int w = snprintf(d->path, sizeof d->path, "%s/%s/%s", found[c]->point, CG_PARENT,
 		                 cg->name);
@@ -905,19 +941,18 @@ int cgroup_sandbox_create(const char *name, const struct cgroup_limits *limits,
 	cg->event_fd = -1;
 	strcpy(cg->name, name);
 
-	_cleanup_free_ struct cg_mount *mounts = NULL;
-	size_t n = 0;
-	if (read_cgroup_mounts(&mounts, &n, err) < 0)
+	__attribute__((cleanup(cg_mounts_free))) struct cg_mounts mounts = {0};
+	if (read_cgroup_mounts(&mounts, err) < 0)
 		return -1;
 
-	const struct cg_mount *v2 = find_v2(mounts, n);
+	const struct cg_mount *v2 = find_v2(mounts.v, mounts.n);
 	if (v2) {
 		int rc = geteuid() == 0 ? v2_create_root(cg, v2, limits, err)
 		                        : v2_create_rootless(cg, v2, limits, err);
 		if (rc < 0)
 			return -1;
 	} else {
-		int rc = v1_try(cg, mounts, n, limits, err);
+		int rc = v1_try(cg, mounts.v, mounts.n, limits, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
@@ -1047,6 +1082,19 @@ int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err)
 		break;
 	}
 	return 0;
+}
+
+size_t cgroup_sandbox_dirs(const struct cgroup_sandbox *cg, const char *out[CGROUP_MAX_DIRS])
+{
+	_Static_assert(CGROUP_MAX_DIRS >= CGV1_N, "CGROUP_MAX_DIRS holds every v1 hierarchy");
+	size_t n = 0;
+	if (cg && cg->backend == CGROUP_BACKEND_V2 && cg->v2_path[0])
+		out[n++] = cg->v2_path;
+	if (cg && cg->backend == CGROUP_BACKEND_V1)
+		for (int c = 0; c < CGV1_N; c++)
+			if (cg->v1[c].primary && cg->v1[c].created)
+				out[n++] = cg->v1[c].path;
+	return n;
 }
 
 int cgroup_sandbox_destroy(struct cgroup_sandbox *cg, corral_error *err)

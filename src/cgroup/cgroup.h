@@ -16,6 +16,7 @@
 #include "corral.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -111,6 +112,12 @@ int cgroup_sandbox_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_er
 /* Kill every process in the cgroup (v2 cgroup.kill; v1 freeze, SIGKILL
  * each member, thaw) and wait until it is empty. */
 int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err);
+
+/* The directories the sandbox's cgroup made (v1: one per hierarchy it
+ * uses; v2: one), into out[] (at most CGROUP_MAX_DIRS); they point into cg.
+ * For a cleanup that must run without the handle's code (the sentinel). */
+#define CGROUP_MAX_DIRS 5
+size_t cgroup_sandbox_dirs(const struct cgroup_sandbox *cg, const char *out[CGROUP_MAX_DIRS]);
 
 /* Remove the cgroup(s) (killing what is left first) and free. Never fails
  * silently: a cgroup that cannot be removed is reported in err and -1

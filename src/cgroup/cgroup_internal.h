@@ -29,7 +29,8 @@ enum cgv1_controller {
 };
 
 struct cgv1_dir {
-	char path[PATH_MAX];  /* <hierarchy>/corral/<name>; "" if not mounted */
+	char path[PATH_MAX];  /* <hierarchy>/corral/<name>; "" if not mounted or not
+	                       * used (cpu without a CPU limit) */
 	bool primary;         /* first controller using this hierarchy */
 	bool created;         /* we made path (so we remove it) */
 };

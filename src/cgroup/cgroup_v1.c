@@ -1,6 +1,7 @@
 /*
  * cgroup v1 backend: <hierarchy>/corral/<name> in each of the memory, pids,
- * cpu, cpuacct and (when mounted) freezer hierarchies. A hierarchy shared by
+ * cpu (only under a CPU limit), cpuacct and (when mounted) freezer
+ * hierarchies. A hierarchy shared by
  * several controllers ("cpu,cpuacct") holds one directory, made, joined and
  * removed through its `primary` entry.
  *
@@ -70,18 +71,17 @@ static int write_limits(struct cgroup_sandbox *cg, const struct cgroup_limits *l
 	if (cg_write(cg->v1[CGV1_PIDS].path, "pids.max", buf, err) < 0)
 		return -1;
 
+	/* A new cgroup's CFS quota is unlimited: only a limit is written. */
+	if (l->cpu_millis == CGROUP_UNLIMITED)
+		return 0;
 	const char *cpu = cg->v1[CGV1_CPU].path;
 	snprintf(buf, sizeof buf, "%u", CPU_PERIOD_US);
 	if (cg_write(cpu, "cpu.cfs_period_us", buf, err) < 0)
 		return -1;
-	if (l->cpu_millis == CGROUP_UNLIMITED) {
-		snprintf(buf, sizeof buf, "-1");
-	} else {
-		uint64_t quota = l->cpu_millis * (CPU_PERIOD_US / 1000u);
-		if (quota < CPU_QUOTA_MIN_US)
-			quota = CPU_QUOTA_MIN_US;
-		snprintf(buf, sizeof buf, "%" PRIu64, quota);
-	}
+	uint64_t quota = l->cpu_millis * (CPU_PERIOD_US / 1000u);
+	if (quota < CPU_QUOTA_MIN_US)
+		quota = CPU_QUOTA_MIN_US;
+	snprintf(buf, sizeof buf, "%" PRIu64, quota);
 	return cg_write(cpu, "cpu.cfs_quota_us", buf, err);
 }
 
@@ -293,7 +293,8 @@ static int kill_all_listed(struct cgroup_sandbox *cg, size_t *n, corral_error *e
 
 int cgv1_kill(struct cgroup_sandbox *cg, corral_error *err)
 {
-	const char *freezer = cg->v1[CGV1_FREEZER].primary ? cg->v1[CGV1_FREEZER].path : NULL;
+	const struct cgv1_dir *fz = &cg->v1[CGV1_FREEZER];
+	const char *freezer = fz->primary && fz->created ? fz->path : NULL;
 	size_t n = 0;
 	/* The usual case: the sandbox is already gone. Reading the lists
 	 * (and killing whatever they name) costs far less than a freeze. */
@@ -332,8 +333,29 @@ int cgv1_kill(struct cgroup_sandbox *cg, corral_error *err)
 	}
 }
 
+/* The usual end: the sandbox's processes are all gone (its init has been
+ * reaped, and with it its pid namespace), so each directory goes with one
+ * rmdir. A directory that still holds a task or a child cgroup refuses
+ * (EBUSY): true if every one went. */
+static bool remove_if_empty(struct cgroup_sandbox *cg)
+{
+	bool all = true;
+	for (int c = CGV1_N - 1; c >= 0; c--) {
+		struct cgv1_dir *d = &cg->v1[c];
+		if (!d->created)
+			continue;
+		if (rmdir(d->path) == 0 || errno == ENOENT)
+			d->created = false;
+		else
+			all = false;
+	}
+	return all;
+}
+
 int cgv1_destroy(struct cgroup_sandbox *cg, corral_error *err)
 {
+	if (remove_if_empty(cg))
+		return 0;
 	corral_error kill_err = {0};
 	(void)cgv1_kill(cg, &kill_err); /* a failure shows as EBUSY below */
 	int rc = 0;

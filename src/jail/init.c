@@ -186,6 +186,40 @@ fail:
 	_exit(CORRAL_EXIT_FAILURE);
 }
 
+/* An idle sandbox runs the spawner where a command would run: init treats
+ * it exactly as the command (its end is the sandbox's). The spawner lives
+ * on beside init, so it gets a copy of init's memory: a raw clone, not
+ * fork(), since init is a raw clone of a possibly multi-threaded caller, so
+ * a malloc lock another thread held then is held forever here, and glibc's
+ * fork() takes malloc's locks (its at-fork handlers) -- it would hang. The
+ * spawner does not allocate. */
+static pid_t start_spawner(struct jail_context *ctx, int sigfd)
+{
+	pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		close(sigfd);
+		spawner_main(ctx);
+	}
+	return pid;
+}
+
+/* The command starts with vfork, as posix_spawn does: copying init's
+ * address space (the supervisor's, however large the caller is) and then
+ * taking a copy-on-write fault for every page either process touches cost
+ * more than the rest of the launch. init is single-threaded and suspended
+ * until the child's execve or _exit; the child makes only system calls on
+ * its own stack frames (no allocation, no locks) and writes no memory init
+ * reads afterwards (environ is init's, unused by it). vfork in a function
+ * of its own, so the child can clobber none of the caller's locals. */
+__attribute__((noinline)) static pid_t start_command(struct jail_context *ctx)
+{
+	pid_t pid = vfork(); // NOLINT(clang-analyzer-security.insecureAPI.vfork)
+	if (pid == 0)
+		// NOLINTNEXTLINE(clang-analyzer-unix.Vfork): see above
+		command_main(ctx);
+	return pid;
+}
+
 /* PID 1's loop: forward signals, reap everything, finish with the command. */
 __attribute__((noreturn)) static void supervise(struct jail_context *ctx, pid_t command,
                                                 int sigfd)
@@ -310,22 +344,11 @@ void jail_init_main(struct jail_context *ctx)
 		jail_fail_setup(ctx, &err);
 	}
 
-	/* An idle sandbox runs the spawner where a command would run: init
-	 * treats it exactly as the command (its end is the sandbox's).
-	 * A raw clone, not fork(): init is a raw clone of a possibly
-	 * multi-threaded caller, so a malloc lock another thread held then is
-	 * held forever here, and glibc's fork() takes malloc's locks (its
-	 * at-fork handlers) -- it would hang. Neither child allocates. */
-	pid_t command = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	/* The signalfd is close-on-exec: the command never holds it. */
+	pid_t command = ctx->idle ? start_spawner(ctx, sigfd) : start_command(ctx);
 	if (command < 0) {
 		error_errno(&err, ctx->idle ? "fork the spawner" : "fork the command");
 		jail_fail_setup(ctx, &err);
-	}
-	if (command == 0) {
-		close(sigfd);
-		if (ctx->idle)
-			spawner_main(ctx);
-		command_main(ctx);
 	}
 
 	/* init keeps only what it needs: CAP_KILL, the status pipe, the

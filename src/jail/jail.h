@@ -78,6 +78,8 @@ struct cgroup_sandbox;
 
 enum { SANDBOX_STDOUT = 0, SANDBOX_STDERR = 1 };
 
+#define PUMP_BUF_SIZE 65536
+
 struct corral_sandbox {
 	pid_t init_pid;
 	int pidfd;
@@ -101,6 +103,10 @@ struct corral_sandbox {
 	struct sentinel sentinel;
 	struct policy_limits limits;
 	int pump_fds[2];              /* read ends of the command's stdout/stderr, or -1 */
+	/* What pump reads into (PUMP_BUF_SIZE), malloc'd with the pipes: a
+	 * buffer this size on the stack is probed page by page
+	 * (-fstack-clash-protection), a page fault each, even for no output. */
+	char *pump_buf;
 	int dest_fds[2];              /* where pumped output goes */
 	uint64_t delivered[2];
 	bool limit_hit;

@@ -69,8 +69,8 @@ static void stop_for(corral_sandbox *sb, enum corral_status status)
 /* Move what the command wrote to the caller, up to the output limit. */
 static void pump(corral_sandbox *sb, int which)
 {
-	char buf[65536];
-	ssize_t n = read(sb->pump_fds[which], buf, sizeof buf);
+	char *buf = sb->pump_buf;
+	ssize_t n = read(sb->pump_fds[which], buf, PUMP_BUF_SIZE);
 	if (n < 0 && errno == EINTR)
 		return;
 	if (n <= 0) {

@@ -260,6 +260,8 @@ static int setup_output(corral_sandbox *sb, struct jail_context *ctx, const corr
 	const int caller[2] = {io && io->stdout_fd >= 0 ? io->stdout_fd : STDOUT_FILENO,
 	                 io && io->stderr_fd >= 0 ? io->stderr_fd : STDERR_FILENO};
 	ctx->io_fds[0] = io ? io->stdin_fd : -1;
+	if (sb->limits.output_bytes != LIMIT_UNLIMITED && !(sb->pump_buf = malloc(PUMP_BUF_SIZE)))
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "output buffer");
 	for (int i = 0; i < 2; i++) {
 		sb->dest_fds[i] = caller[i];
 		if (sb->limits.output_bytes == LIMIT_UNLIMITED) {
@@ -298,6 +300,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	}
 	sb->pidfd = sb->status_read_fd = sb->sync_write_fd = -1;
 	sb->sentinel.fd = -1;
+	sb->sentinel.area = NULL;
 	sb->listener_sock = sb->listener_fd = -1;
 	sb->root_sock = sb->root_fd = -1;
 	sb->egress.log_fd = -1;
@@ -527,6 +530,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 			errno = 0;
 		close(sb->state_lock_fd);
 	}
+	free(sb->pump_buf);
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
 	pthread_mutex_destroy(&sb->cgroup_lock);

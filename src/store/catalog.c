@@ -3,6 +3,7 @@
 #include "store/catalog.h"
 
 #include "util/error.h"
+#include "util/lazylib.h"
 #include "util/strings.h"
 
 #include <sqlite3.h>
@@ -124,6 +125,9 @@ static int query_strings(corral_store *store, const char *sql, const char *arg, 
 
 int catalog_open(corral_store *store, corral_error *err)
 {
+	/* Every SQLite call goes through a catalog opened here. */
+	if (lazy_sqlite3_load(err) < 0)
+		return -1;
 	char *path = NULL;
 	if (asprintf(&path, "%s/catalog.db", store->path) < 0)
 		return error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");

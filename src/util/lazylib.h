@@ -1,7 +1,7 @@
 /*
  * Libraries loaded on first use. TLS interception (OpenSSL), OCI unpacking
- * (libarchive) and the HTTP servers (libmicrohttpd) are features most runs
- * never touch, yet linking them makes every `corral run` pay for loading
+ * (libarchive), the HTTP servers (libmicrohttpd) and the store's catalog
+ * (SQLite) are features most runs never touch, yet linking them makes every `corral run` pay for loading
  * them and their dependencies (ICU, GnuTLS, ... about 13 ms on the
  * reference machine; see docs/performance.md). So corral links generated
  * stubs instead (src/util/lazy/gen_lazy.py): each function it calls in such
@@ -43,6 +43,7 @@ void lazylib_unloaded(void);
 extern struct lazylib lazy_openssl;
 extern struct lazylib lazy_libarchive;
 extern struct lazylib lazy_microhttpd;
+extern struct lazylib lazy_sqlite3;
 
 /* The usual calls: the library each feature needs, with its package. */
 static inline int lazy_openssl_load(corral_error *err)
@@ -56,6 +57,10 @@ static inline int lazy_libarchive_load(corral_error *err)
 static inline int lazy_microhttpd_load(corral_error *err)
 {
 	return lazylib_load(&lazy_microhttpd, "libmicrohttpd12", err);
+}
+static inline int lazy_sqlite3_load(corral_error *err)
+{
+	return lazylib_load(&lazy_sqlite3, "libsqlite3-0", err);
 }
 
 #endif

@@ -400,6 +400,43 @@ static void test_cpu(void)
 	destroy_checked(cg);
 }
 
+/* Without a CPU limit, v1 makes no directory in a cpu hierarchy of its own
+ * (co-mounted with cpuacct it is the same directory); CPU time is still
+ * accounted, through cpuacct. v2 leaves cpu.max at "max". */
+static void test_cpu_unlimited(void)
+{
+	char name[128];
+	name_for(name, sizeof name, "nocpu");
+	struct cgroup_limits l = test_limits;
+	l.cpu_millis = CGROUP_UNLIMITED;
+	struct cgroup_sandbox *cg = NULL;
+	corral_error err = {0};
+	CHECK(cgroup_sandbox_create(name, &l, &cg, &err) == 0);
+	if (!cg) {
+		report(name, &err);
+		return;
+	}
+	if (cgroup_sandbox_backend(cg) == CGROUP_BACKEND_V1) {
+		const struct cgv1_dir *cpu = &cg->v1[CGV1_CPU];
+		CHECK(cpu->path[0] == '\0' || strcmp(cpu->path, cg->v1[CGV1_CPUACCT].path) == 0);
+		if (cpu->path[0] == '\0')
+			CHECK(!cpu->primary && !cpu->created && cg->v1[CGV1_CPUACCT].primary);
+	} else if (cgroup_sandbox_backend(cg) == CGROUP_BACKEND_V2) {
+		CHECK(file_is(cg->v2_path, "cpu.max", "max 100000"));
+	}
+	pid_t pid = spawn_attached(cg, spin, 100);
+	CHECK(pid > 0);
+	if (pid > 0) {
+		int st = 0;
+		CHECK(waitpid(pid, &st, 0) == pid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		struct cgroup_usage u;
+		CHECK(cgroup_sandbox_usage(cg, &u, &err) == 0);
+		CHECK(u.cpu_usec > 0);
+	}
+	destroy_checked(cg);
+}
+
 /* ---- kill ------------------------------------------------------------- */
 
 static void stubborn(int report_fd)
@@ -977,6 +1014,7 @@ int main(void)
 	test_oom();
 	test_fork_bomb();
 	test_cpu();
+	test_cpu_unlimited();
 	test_kill_tree();
 	test_destroy_populated();
 	test_errors();
