@@ -3,6 +3,7 @@
 #include "server/sandboxes.h"
 #include "server/sbx_json.h"
 #include "util/error.h"
+#include "util/lazylib.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -49,6 +50,8 @@ struct records *records_open(const char *dir, const char *socket_path, corral_er
 		error_set(err, CORRAL_ERR_INTERNAL, 0, "out of memory");
 		goto fail;
 	}
+	if (lazy_sqlite3_load(err) < 0)
+		goto fail;
 	if (sqlite3_open_v2(path, &r->db,
 	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
 	                    NULL) != SQLITE_OK ||
