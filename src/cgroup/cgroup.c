@@ -1049,6 +1049,19 @@ int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err)
 	return 0;
 }
 
+int cgroup_sandbox_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err)
+{
+	switch (cg ? cg->backend : CGROUP_BACKEND_NONE) {
+	case CGROUP_BACKEND_V2:
+		return cgv2_freeze(cg, frozen, err);
+	case CGROUP_BACKEND_V1:
+		return cgv1_freeze(cg, frozen, err);
+	case CGROUP_BACKEND_NONE:
+		break;
+	}
+	return error_set(err, CORRAL_ERR_HOST, ENOTSUP, "no cgroup");
+}
+
 int cgroup_sandbox_destroy(struct cgroup_sandbox *cg, corral_error *err)
 {
 	if (!cg)

@@ -96,6 +96,11 @@ int cgroup_sandbox_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_er
  * each member, thaw) and wait until it is empty. */
 int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err);
 
+/* Freeze (every task parked, bounded wait) or thaw everything in the
+ * cgroup: v2 cgroup.freeze, v1 the freezer hierarchy. ENOTSUP (errnum)
+ * where neither exists, or for backend NONE. */
+int cgroup_sandbox_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err);
+
 /* Remove the cgroup(s) (killing what is left first) and free. Never fails
  * silently: a cgroup that cannot be removed is reported in err and -1
  * returned, but the handle is freed regardless. */

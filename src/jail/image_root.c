@@ -232,6 +232,10 @@ int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_err
 			error_prefix(err, "%s", snapshot ? "--from" : "--image");
 			goto out;
 		}
+		if (!(ir->base = strdup(base))) {
+			error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "the store");
+			goto out;
+		}
 		ir->on = true;
 	}
 	/* Last, once everything else is known to be right: a failed start
@@ -260,6 +264,7 @@ out:
 void image_root_free(struct image_root *ir)
 {
 	corral_store_layers_free(ir->layers, ir->n_layers);
+	free(ir->base);
 	for (size_t i = 0; i < ir->n_volumes; i++)
 		free(ir->volumes[i]);
 	free(ir->volumes);

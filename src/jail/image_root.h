@@ -19,6 +19,7 @@ struct image_root {
 	bool on;              /* an image or snapshot is the root */
 	char **layers;        /* lowerdir order, topmost first */
 	size_t n_layers;
+	char *base;           /* what it runs on: the snapshot, else the image */
 	char *state;          /* the persistent state dir, or NULL: a tmpfs upper */
 	int state_lock_fd;    /* the state dir, flock'ed while a sandbox runs on it; -1 */
 	char **volumes;       /* per policy volume: its directory */

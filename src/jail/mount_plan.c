@@ -259,6 +259,12 @@ static void plan_writable_dirs(struct mount_plan *plan, const corral_policy *pol
 		plan_symlink(plan, "var/tmp", "/tmp");
 		plan_owned_dir(plan, "home", 0755, 0, 0);
 		plan_owned_dir(plan, home + 1, 0700, ids->inside_uid, ids->inside_gid);
+		/* A working directory /workspace that nothing is bound on (corral
+		 * serve's default) is the sandbox user's directory of the overlay,
+		 * so snapshots keep it too. */
+		if (!policy->workspace && strcmp(policy_effective_cwd(policy), POLICY_WORKSPACE_PATH) == 0)
+			plan_owned_dir(plan, &POLICY_WORKSPACE_PATH[1], 0755, ids->inside_uid,
+			               ids->inside_gid);
 		return;
 	}
 	plan_tmpfs(plan, "tmp", sized_options(plan, "mode=1777"), 0);
@@ -342,6 +348,7 @@ static int plan_overlay(struct mount_plan *plan, const struct image_root *image,
 	struct overlay_root *o = &plan->overlay;
 	o->fd = -1;
 	o->idmap_userns_fd = -1;
+	o->upper_fd = -1;
 	if (!image || !image->on)
 		return 0;
 	if (image->n_layers == 0 || image->n_layers > OVERLAY_LAYERS_MAX)
@@ -571,6 +578,12 @@ static int overlay_mount(struct overlay_root *o, corral_error *err)
 		error_errno(err, "overlay: %s/upper and work", o->state_dir ? o->state_dir : "tmpfs");
 		goto out;
 	}
+	o->upper_fd = openat(upper, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (o->upper_fd < 0) {
+		error_errno(err, "overlay: open %s/upper", o->state_dir ? o->state_dir : "tmpfs");
+		goto out;
+	}
+	o->upper_id_shift = o->idmap_userns_fd >= 0 ? o->as_uid : 0;
 	fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
 	if (fs < 0) {
 		error_set(err, CORRAL_ERR_HOST, errno, "overlay: fsopen: %s (is overlayfs available?)",
@@ -670,6 +683,8 @@ void mount_plan_close_trees(struct mount_plan *plan)
 void mount_plan_free(struct mount_plan *plan)
 {
 	mount_plan_close_trees(plan);
+	if (plan->overlay.on && plan->overlay.upper_fd >= 0)
+		close(plan->overlay.upper_fd);
 	free(plan->ops);
 	strv_free(plan->strings, plan->n_strings);
 	memset(plan, 0, sizeof *plan);

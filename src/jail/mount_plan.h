@@ -74,6 +74,12 @@ struct overlay_root {
 	gid_t as_gid;
 	bool userxattr;
 	int fd;                 /* the overlay, detached, once mounted; else -1 */
+	/* The upper directory, open for reading, for snapshots of the running
+	 * sandbox (corral_sandbox_snapshot): seen through the idmapped mount
+	 * in root mode, so its ids are on-disk ids + upper_id_shift. Kept by
+	 * mount_plan_close_trees (closed by mount_plan_free); -1 if none. */
+	int upper_fd;
+	uint32_t upper_id_shift;
 };
 
 struct mount_plan {

@@ -2,6 +2,7 @@
 
 #include "server/files_api.h"
 #include "server/routes.h"
+#include "server/snapshots_api.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,15 +113,14 @@ static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
 	}
 	if (route->id == ROUTE_SANDBOX) {
 		reply_json(r, 200, sbx_json(ctx->reg, s, true));
-	} else if (route->id == ROUTE_SNAPSHOTS) {
-		reply_error(r, 501, "not_implemented",
-		            "snapshots of a running sandbox are not available in this version");
 	} else if (sbx_ended(ctx->reg, s)) {
 		reply_error(r, 409, "sandbox_ended",
 		            "sandbox %s has ended (GET it for why); delete it", s->id);
 	} else if (route->id == ROUTE_EXEC) {
 		exec(ctx, rq, s, r, stream); /* takes the reference over */
 		return;
+	} else if (route->id == ROUTE_SNAPSHOTS) {
+		snapshots_create(s, rq->body, rq->len, r);
 	} else {
 		files(ctx, rq, s, r);
 	}

@@ -73,6 +73,21 @@ void store_build_abandon(corral_store *store, struct store_build *b);
  * removed to *bytes when not NULL. ENOENT is success. */
 int store_remove_tree(int dirfd, const char *name, uint64_t *bytes, corral_error *err);
 
+/* A snapshot (stacked on `base`) of an overlayfs upper directory open at
+ * upper_fd, under the store's lock. before_copy runs once the lock is
+ * held and the layer is ready to fill (a running sandbox is frozen
+ * there; failing aborts), after_copy as soon as the copy is over, before
+ * the layer is synced and listed, on success and failure alike. */
+struct snapshot_source {
+	int upper_fd;
+	uint32_t id_shift;     /* as struct layer_copy's */
+	int (*before_copy)(void *arg, corral_error *err);
+	void (*after_copy)(void *arg);
+	void *arg;
+};
+int store_snapshot_from_fd(corral_store *store, const struct snapshot_source *src,
+                           const char *base, const char *name, corral_error *err);
+
 /* "<store>/layers/<id>", malloc'd. */
 char *store_layer_path(const corral_store *store, const char *id);
 
