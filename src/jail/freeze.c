@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,15 +31,37 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int ns_inode(pid_t pid, ino_t *ino)
+/* The parent of `pid` from /proc/PID/stat (readable by anyone, unlike
+ * /proc/PID/ns of a non-dumpable process); -1 if it is gone. */
+static pid_t parent_of(pid_t pid)
 {
-	char path[64];
-	struct stat st;
-	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)pid);
-	if (stat(path, &st) < 0)
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (n <= 0)
 		return -1;
-	*ino = st.st_ino;
-	return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ppid ...": comm may hold anything; the rest follows
+	 * its last ')'. */
+	const char *paren = strrchr(buf, ')');
+	int ppid;
+	char state;
+	if (!paren || sscanf(paren + 1, " %c %d", &state, &ppid) != 2)
+		return -1;
+	return (pid_t)ppid;
+}
+
+/* In the sandbox's pid namespace: a descendant of its init, which reaps
+ * every orphan there. */
+static bool in_sandbox(pid_t pid, pid_t init_pid)
+{
+	for (int depth = 0; depth < 4096 && pid > 1; depth++) {
+		pid = parent_of(pid);
+		if (pid == init_pid)
+			return true;
+	}
+	return false;
 }
 
 static bool held(const struct freeze *f, pid_t pid)
@@ -71,7 +92,7 @@ static int hold(struct freeze *f, pid_t pid, int pidfd, corral_error *err)
 
 /* Stop every process of the pid namespace `ns` not stopped yet; *found
  * counts them. */
-static int stop_new(struct freeze *f, pid_t init_pid, ino_t ns, size_t *found, corral_error *err)
+static int stop_new(struct freeze *f, pid_t init_pid, size_t *found, corral_error *err)
 {
 	*found = 0;
 	DIR *proc = opendir("/proc");
@@ -83,15 +104,14 @@ static int stop_new(struct freeze *f, pid_t init_pid, ino_t ns, size_t *found, c
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		pid_t pid = (pid_t)strtol(de->d_name, NULL, 10);
-		ino_t ino;
-		if (pid == init_pid || held(f, pid) || ns_inode(pid, &ino) < 0 || ino != ns)
+		if (pid == init_pid || held(f, pid) || !in_sandbox(pid, init_pid))
 			continue;
 		int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 		if (pidfd < 0)
 			continue; /* gone already */
 		/* The pid may have been reused between the look and the open:
-		 * look again through the open process. */
-		if (ns_inode(pid, &ino) < 0 || ino != ns ||
+		 * look again, now that the process is pinned. */
+		if (!in_sandbox(pid, init_pid) ||
 		    syscall(SYS_pidfd_send_signal, pidfd, SIGSTOP, NULL, 0) < 0) {
 			close(pidfd);
 			continue;
@@ -155,12 +175,11 @@ static int wait_stopped(const struct freeze *f, corral_error *err)
 
 static int stop_all(struct freeze *f, pid_t init_pid, corral_error *err)
 {
-	ino_t ns;
-	if (ns_inode(init_pid, &ns) < 0)
+	if (parent_of(init_pid) < 0)
 		return error_set(err, CORRAL_ERR_USAGE, ESRCH, "freeze the sandbox: it has ended");
 	for (int round = 0; round < STOP_ROUNDS; round++) {
 		size_t found = 0;
-		if (stop_new(f, init_pid, ns, &found, err) < 0 || wait_stopped(f, err) < 0)
+		if (stop_new(f, init_pid, &found, err) < 0 || wait_stopped(f, err) < 0)
 			return -1;
 		if (found == 0)
 			return 0;

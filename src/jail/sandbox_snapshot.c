@@ -15,6 +15,7 @@
 struct hold {
 	corral_sandbox *sb;
 	struct freeze freeze;
+	bool spawn_locked;
 };
 
 /* Under the store's lock, right before the copy: freeze, then flush what
@@ -23,13 +24,13 @@ struct hold {
 static int hold_still(void *arg, corral_error *err)
 {
 	struct hold *h = arg;
+	/* No new process while frozen: exec requests wait for the thaw. */
+	pthread_mutex_lock(&h->sb->spawn_lock);
+	h->spawn_locked = true;
 	if (freeze_sandbox(&h->freeze, h->sb->cgroup, h->sb->init_pid, err) < 0)
 		return error_prefix(err, "snapshot");
-	if (syncfs(h->sb->upper_fd) < 0) {
-		error_errno(err, "snapshot: sync the upper layer");
-		freeze_thaw(&h->freeze);
-		return -1;
-	}
+	if (syncfs(h->sb->upper_fd) < 0)
+		return error_errno(err, "snapshot: sync the upper layer");
 	return 0;
 }
 
@@ -37,6 +38,9 @@ static void let_go(void *arg)
 {
 	struct hold *h = arg;
 	freeze_thaw(&h->freeze);
+	if (h->spawn_locked)
+		pthread_mutex_unlock(&h->sb->spawn_lock);
+	h->spawn_locked = false;
 }
 
 static bool ended(const corral_sandbox *sb)
@@ -68,7 +72,7 @@ static int snapshot_locked(corral_sandbox *sb, const char *name, corral_snapshot
 		.arg = &h,
 	};
 	int rc = store_snapshot_from_fd(store, &src, sb->snap_base, name, err);
-	freeze_thaw(&h.freeze);
+	let_go(&h);
 	if (rc == 0 && info) {
 		size_t n = 0;
 		rc = catalog_list_snapshots(store, name, info, &n, err);
