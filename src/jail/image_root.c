@@ -207,6 +207,27 @@ static int resolve_volumes(struct image_root *ir, corral_store *store, const cor
 	return 0;
 }
 
+/* Lease the layers (docs/store.md), then check that they are still what
+ * the base resolves to: a removal that got in first has unlisted it, and
+ * one that comes after finds the leases. */
+static int lease(corral_store *store, struct image_root *ir, const char *what, corral_error *err)
+{
+	if (store_lease_layers(ir->layers, ir->n_layers, &ir->lease_fds, err) < 0)
+		return error_prefix(err, "%s %s", what, ir->base);
+	char **now = NULL;
+	size_t n_now = 0;
+	if (corral_store_layers(store, ir->base, &now, &n_now, err) < 0)
+		return error_prefix(err, "%s", what);
+	bool same = n_now == ir->n_layers;
+	for (size_t i = 0; same && i < n_now; i++)
+		same = strcmp(now[i], ir->layers[i]) == 0;
+	corral_store_layers_free(now, n_now);
+	if (!same)
+		return error_set(err, CORRAL_ERR_USAGE, 0, "%s %s: removed while starting", what,
+		                 ir->base);
+	return 0;
+}
+
 int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_error *err)
 {
 	memset(ir, 0, sizeof *ir);
@@ -236,6 +257,8 @@ int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_err
 			error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "the store");
 			goto out;
 		}
+		if (lease(store, ir, snapshot ? "--from" : "--image", err) < 0)
+			goto out;
 		ir->on = true;
 	}
 	/* Last, once everything else is known to be right: a failed start
@@ -263,6 +286,8 @@ out:
 
 void image_root_free(struct image_root *ir)
 {
+	if (ir->lease_fds)
+		store_lease_release(ir->lease_fds, ir->n_layers);
 	corral_store_layers_free(ir->layers, ir->n_layers);
 	free(ir->base);
 	for (size_t i = 0; i < ir->n_volumes; i++)

@@ -20,6 +20,7 @@ struct image_root {
 	char **layers;        /* lowerdir order, topmost first */
 	size_t n_layers;
 	char *base;           /* what it runs on: the snapshot, else the image */
+	int *lease_fds;       /* per layer: flock(LOCK_SH) held while the sandbox runs */
 	char *state;          /* the persistent state dir, or NULL: a tmpfs upper */
 	int state_lock_fd;    /* the state dir, flock'ed while a sandbox runs on it; -1 */
 	char **volumes;       /* per policy volume: its directory */

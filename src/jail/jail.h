@@ -110,6 +110,8 @@ struct corral_sandbox {
 	int upper_fd;                 /* the overlay's upper directory, or -1 */
 	uint32_t upper_id_shift;      /* as struct overlay_root's */
 	bool upper_expected;          /* rootless: init sends upper_fd after the root */
+	int *lease_fds;               /* the layers it runs on, flock(LOCK_SH)'ed */
+	size_t n_leases;
 	pthread_mutex_t snapshot_lock; /* one snapshot (freeze, copy, thaw) at a time */
 	/* Idle sandboxes only (exec.c). */
 	bool idle;

@@ -12,6 +12,7 @@
 #include "policy/parse.h"
 #include "policy/policy.h"
 #include "seccomp/seccomp_filter.h"
+#include "store/store.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fileutil.h"
@@ -264,6 +265,9 @@ static int keep_upper(corral_sandbox *sb, struct jail_context *ctx, corral_error
 	sb->store_path = strdup(ctx->image.store_path);
 	if (!sb->snap_base || !sb->store_path)
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "sandbox");
+	/* The leases last the sandbox's life, not the setup's. */
+	sb->lease_fds = steal_pointer(&ctx->image.lease_fds);
+	sb->n_leases = ctx->image.n_layers;
 	sb->upper_fd = steal_fd(&ctx->plan.overlay.upper_fd);
 	sb->upper_id_shift = ctx->plan.overlay.upper_id_shift;
 	sb->upper_expected = sb->upper_fd < 0;
@@ -398,6 +402,8 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 			close(spawn_pair[0]);
 		if (sb->upper_fd >= 0)
 			close(sb->upper_fd);
+		for (size_t i = 0; i < sb->n_leases; i++)
+			close(sb->lease_fds[i]);
 		for (int i = 0; i < 2; i++)
 			if (sb->pump_fds[i] >= 0)
 				close(sb->pump_fds[i]);
@@ -543,6 +549,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 	}
 	if (sb->upper_fd >= 0)
 		close(sb->upper_fd);
+	store_lease_release(sb->lease_fds, sb->n_leases);
 	free(sb->snap_base);
 	free(sb->store_path);
 	environment_free(&sb->env);

@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/strings.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -149,6 +150,16 @@ int corral_snapshot_remove(corral_store *store, const char *name, corral_error *
 	if (rc == 0 && kind != CATALOG_SNAPSHOT)
 		rc = error_set(err, CORRAL_ERR_USAGE, 0, "snapshot rm %s: no such snapshot%s", name,
 		               kind == CATALOG_IMAGE ? " (it is an image)" : "");
+	/* Its own layer, held until the row is gone (the layers below are
+	 * someone else's: its parent's, its image's). */
+	corral_snapshot_info *snap = NULL;
+	int *claim = NULL;
+	char what[STORE_NAME_MAX + 16];
+	snprintf(what, sizeof what, "snapshot rm %s", name);
+	if (rc == 0)
+		rc = get_snapshot(store, "snapshot rm", name, &snap, err);
+	if (rc == 0)
+		rc = store_layers_claim(store, &snap->layer, 1, what, &claim, err);
 	if (rc == 0)
 		rc = catalog_begin(store, err);
 	if (rc == 0) {
@@ -158,6 +169,8 @@ int corral_snapshot_remove(corral_store *store, const char *name, corral_error *
 		else
 			catalog_rollback(store);
 	}
+	store_lease_release(claim, claim ? 1 : 0);
+	corral_snapshot_info_free(snap, snap ? 1 : 0);
 	store_unlock(store);
 	return rc;
 }

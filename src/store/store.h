@@ -88,6 +88,22 @@ struct snapshot_source {
 int store_snapshot_from_fd(corral_store *store, const struct snapshot_source *src,
                            const char *base, const char *name, corral_error *err);
 
+/* Leases (lease.c). A running sandbox takes flock(LOCK_SH) on each of its
+ * layer directories (paths as corral_store_layers gives them); *fds are
+ * close-on-exec, released by store_lease_release. */
+int store_lease_layers(char *const *paths, size_t n, int **fds, corral_error *err);
+void store_lease_release(int *fds, size_t n);
+/* Under the store lock, before a layer is unlisted or deleted: its
+ * directory with flock(LOCK_EX|LOCK_NB) held (close to release). -1 with
+ * *busy when a sandbox runs on it (err untouched), -1 with err on an error,
+ * -2 when the directory does not exist. */
+int store_layer_claim(corral_store *store, const char *id, bool *busy, corral_error *err);
+/* Claim every layer of ids, or fail: a busy one is CORRAL_ERR_USAGE,
+ * errnum EBUSY, "WHAT: in use by a running sandbox". Missing directories
+ * give fd -2 entries. */
+int store_layers_claim(corral_store *store, char *const *ids, size_t n, const char *what,
+                       int **fds, corral_error *err);
+
 /* "<store>/layers/<id>", malloc'd. */
 char *store_layer_path(const corral_store *store, const char *id);
 

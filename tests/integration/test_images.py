@@ -309,3 +309,36 @@ def test_print_policy_and_json(tmp_path, store):
     profile.write_text(json.dumps({"volumes": [{"name": "v"}]}))
     assert_one_line_error(run("--profile", profile, "--print-policy"), EXIT_FAILURE,
                           "volumes[0]")
+
+
+def test_layers_in_use_are_leased(tmp_path, store, image):
+    """A running sandbox keeps the layers it runs on: rm refuses them, gc
+    leaves them; once it ends (or crashes: the leases are flocks), both
+    go ahead."""
+    state = tmp_path / "state"
+    assert_ok(sh(store, "echo 1 > ~/f", "--image", image, "--state", state))
+    assert_ok(corral_raw("snapshot", "create", "--state", state, "s", "--state-dir", store))
+    on_image = popen("--state-dir", store, "--image", image, "--", "sh", "-c",
+                     "echo up; sleep 60", stdout=subprocess.PIPE)
+    on_snap = popen("--state-dir", store, "--from", "s", "--", "sh", "-c",
+                    "echo up; sleep 60", stdout=subprocess.PIPE)
+    try:
+        assert on_image.stdout.readline() == b"up\n"
+        assert on_snap.stdout.readline() == b"up\n"
+        assert_one_line_error(corral_raw("snapshot", "rm", "s", "--state-dir", store), 2,
+                              "snapshot rm s: in use by a running sandbox")
+        gc = json.loads(assert_ok(corral_raw("gc", "--json", "--state-dir", store)).stdout)
+        assert gc["layers_removed"] == 0
+        on_snap.kill()  # a crash releases its lease too
+        on_snap.communicate(timeout=30)
+        assert_ok(corral_raw("snapshot", "rm", "s", "--state-dir", store))
+        assert_one_line_error(corral_raw("image", "rm", image, "--state-dir", store), 2,
+                              f"image rm {image}: in use by a running sandbox")
+        assert_ok(sh(store, "cat /etc/motd", "--image", image))
+    finally:
+        for p in (on_image, on_snap):
+            p.kill()
+            p.communicate(timeout=30)
+    assert_ok(corral_raw("image", "rm", image, "--state-dir", store))
+    gc = json.loads(assert_ok(corral_raw("gc", "--json", "--state-dir", store)).stdout)
+    assert gc["layers_removed"] == 2
