@@ -188,7 +188,8 @@ static int resolve_volumes(struct image_root *ir, corral_store *store, const cor
 		return 0;
 	ir->volumes = calloc(p->n_volumes, sizeof *ir->volumes);
 	ir->volume_limits = calloc(p->n_volumes, sizeof *ir->volume_limits);
-	if (!ir->volumes || !ir->volume_limits)
+	ir->volume_images = calloc(p->n_volumes, sizeof *ir->volume_images);
+	if (!ir->volumes || !ir->volume_limits || !ir->volume_images)
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--volume");
 	ir->n_volumes = p->n_volumes;
 	for (size_t i = 0; i < p->n_volumes; i++) {
@@ -203,6 +204,17 @@ static int resolve_volumes(struct image_root *ir, corral_store *store, const cor
 		v->path = NULL;
 		ir->volume_limits[i] = v->size_limit;
 		corral_volume_info_free(v, n);
+		/* Made by root with its limit: a file system to mount (a volume
+		 * from before, or a rootless run, has none: the limit is
+		 * reported unenforced). */
+		char *fs = NULL;
+		if (ir->volume_limits[i] && geteuid() == 0 &&
+		    asprintf(&fs, "%s/" VOLUME_FS_IMAGE, ir->volumes[i]) < 0)
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--volume");
+		if (fs && access(fs, F_OK) == 0)
+			ir->volume_images[i] = fs;
+		else
+			free(fs);
 	}
 	return 0;
 }
@@ -290,9 +302,13 @@ void image_root_free(struct image_root *ir)
 		store_lease_release(ir->lease_fds, ir->n_layers);
 	corral_store_layers_free(ir->layers, ir->n_layers);
 	free(ir->base);
-	for (size_t i = 0; i < ir->n_volumes; i++)
+	for (size_t i = 0; i < ir->n_volumes; i++) {
 		free(ir->volumes[i]);
+		if (ir->volume_images)
+			free(ir->volume_images[i]);
+	}
 	free(ir->volumes);
+	free(ir->volume_images);
 	free(ir->volume_limits);
 	free(ir->store_path);
 	/* Only a state dir has a lock (a zeroed image_root has fd 0, not its). */

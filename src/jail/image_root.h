@@ -25,6 +25,8 @@ struct image_root {
 	int state_lock_fd;    /* the state dir, flock'ed while a sandbox runs on it; -1 */
 	char **volumes;       /* per policy volume: its directory */
 	uint64_t *volume_limits; /* per policy volume: its size limit, 0: none */
+	char **volume_images; /* per policy volume: its ext4 image (the limit's
+	                       * bound, root only), or NULL: a plain directory */
 	size_t n_volumes;
 	char *store_path;
 };

@@ -2,6 +2,7 @@
 
 #include "jail/idmap.h"
 #include "jail/image_root.h"
+#include "jail/volume_mount.h"
 #include "policy/parse.h"
 #include "policy/policy.h"
 #include "util/error.h"
@@ -331,7 +332,8 @@ static void plan_volumes(struct mount_plan *plan, const corral_policy *policy,
 	for (size_t i = 0; image && i < policy->n_volumes && i < image->n_volumes; i++) {
 		const struct policy_volume *v = &policy->volumes[i];
 		struct mount_op *op = plan_add(plan, MOUNT_OP_BIND, v->target + 1);
-		op->source = image->volumes[i];
+		const char *fs_image = image->volume_images ? image->volume_images[i] : NULL;
+		op->source = fs_image ? fs_image : image->volumes[i];
 		op->label = plan_strdup(plan, "--volume %s", v->name);
 		if (v->readonly) {
 			op->flags = MOUNT_OP_F_READONLY;
@@ -339,6 +341,8 @@ static void plan_volumes(struct mount_plan *plan, const corral_policy *policy,
 			op->flags = MOUNT_OP_F_IDMAP;
 			plan_grant(plan, v->target, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 		}
+		if (fs_image)
+			op->flags |= MOUNT_OP_F_FSIMAGE;
 	}
 }
 
@@ -426,8 +430,16 @@ int mount_plan_add_ca(struct mount_plan *plan, const char *bundle, const char *c
 	return 0;
 }
 
+static int set_tree_attrs(struct mount_op *op, int fd, corral_error *err);
+
 static int open_tree_for(struct mount_op *op, corral_error *err)
 {
+	if (op->flags & MOUNT_OP_F_FSIMAGE) {
+		int fd = volume_mount_image(op->source, op->flags & MOUNT_OP_F_READONLY, op->label, err);
+		if (fd < 0)
+			return -1;
+		return set_tree_attrs(op, fd, err);
+	}
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, op->source,
 	                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (fd < 0) {
@@ -435,6 +447,13 @@ static int open_tree_for(struct mount_op *op, corral_error *err)
 			return 0;
 		return error_errno(err, "%s: open_tree", op->label);
 	}
+	return set_tree_attrs(op, fd, err);
+}
+
+/* nosuid, nodev unless asked, ro, noexec, the idmap; then the tree is
+ * op's (fd is closed on failure). */
+static int set_tree_attrs(struct mount_op *op, int fd, corral_error *err)
+{
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID};
 	if (!(op->flags & MOUNT_OP_F_DEVICES))
 		attr.attr_set |= MOUNT_ATTR_NODEV;

@@ -38,6 +38,7 @@ enum mount_op_flags {
 	MOUNT_OP_F_IDMAP = 1 << 3,     /* root mode: map the source's owner to the sandbox user */
 	MOUNT_OP_F_FILE = 1 << 4,      /* the source is not a directory */
 	MOUNT_OP_F_NOEXEC = 1 << 5,
+	MOUNT_OP_F_FSIMAGE = 1 << 6,   /* the source is an ext4 image to mount (volume_mount.h) */
 };
 
 struct mount_op {

@@ -244,7 +244,7 @@ static void describe_store_enforcement(corral_sandbox *sb, const corral_policy *
 		len = strlen(w);
 	}
 	for (size_t i = 0; i < image->n_volumes && len + 2 < size; i++) {
-		if (image->volume_limits[i] == 0)
+		if (image->volume_limits[i] == 0 || image->volume_images[i])
 			continue;
 		snprintf(w + len, size - len, "%svolume %s: its size limit (%llu bytes) is not enforced",
 		         len ? "; " : "", policy->volumes[i].name,

@@ -104,6 +104,13 @@ int store_layer_claim(corral_store *store, const char *id, bool *busy, corral_er
 int store_layers_claim(corral_store *store, char *const *ids, size_t n, const char *what,
                        int **fds, corral_error *err);
 
+/* A size-limited volume created by root: an ext4 file system of exactly
+ * `size` bytes in volumes/NAME/fs.img (volume_fs.c), mounted through a
+ * loop device by the sandboxes that use it. */
+#define VOLUME_FS_IMAGE "fs.img"
+int store_volume_fs_create(corral_store *store, const char *name, uint64_t size,
+                           corral_error *err);
+
 /* "<store>/layers/<id>", malloc'd. */
 char *store_layer_path(const corral_store *store, const char *id);
 
