@@ -148,7 +148,9 @@ static bool stopped(pid_t pid)
 		/* "pid (comm) S ...": comm may hold anything, the state
 		 * follows its last ')'. */
 		const char *paren = strrchr(buf, ')');
-		char state = paren && paren[1] == ' ' ? paren[2] : '?';
+		char state = '?';
+		if (paren && paren[1] == ' ')
+			state = paren[2];
 		all = state == 'T' || state == 't' || state == 'Z' || state == 'X';
 	}
 	closedir(tasks);

@@ -19,7 +19,7 @@ int store_lease_layers(char *const *paths, size_t n, int **fds, corral_error *er
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "lease the layers");
 	for (size_t i = 0; i < n; i++) {
 		int fd = open(paths[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		int rc;
+		int rc = -1;
 		/* Blocks only while a removal holds it, which it does briefly,
 		 * and after which the caller's check finds the layer gone. */
 		if (fd >= 0) {

@@ -15,8 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 /* mke2fs refuses smaller file systems. */
 #define VOLUME_FS_MIN (256ULL << 10)
 
