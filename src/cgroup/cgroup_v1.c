@@ -286,7 +286,7 @@ int cgv1_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err)
 		return -1;
 	/* FREEZING until every task is parked. */
 	if (frozen && !freezer_wait(dir, state))
-		return error_set(err, CORRAL_ERR_SETUP, ETIMEDOUT, "freeze %s: not frozen after %d ms",
+		return error_set(err, CORRAL_ERR_SETUP, 0, "freeze %s: not frozen after %d ms",
 		                 dir, CG_KILL_WAIT_MS);
 	return 0;
 }

@@ -248,7 +248,7 @@ int cgv2_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err)
 		if (done)
 			return 0;
 		if (cg_now_ms() >= deadline)
-			return error_set(err, CORRAL_ERR_SETUP, ETIMEDOUT,
+			return error_set(err, CORRAL_ERR_SETUP, 0,
 			                 "freeze %s: not frozen after %d ms", p, CG_KILL_WAIT_MS);
 		cg_sleep_ms(1);
 	}

@@ -166,7 +166,7 @@ static int wait_stopped(const struct freeze *f, corral_error *err)
 			continue;
 		}
 		if (now_ms() >= deadline)
-			return error_set(err, CORRAL_ERR_SETUP, ETIMEDOUT,
+			return error_set(err, CORRAL_ERR_SETUP, 0,
 			                 "freeze the sandbox: process %d not stopped after %d ms",
 			                 (int)f->pids[i], STOP_WAIT_MS);
 		struct timespec pause = {.tv_nsec = 1000000};
@@ -186,7 +186,7 @@ static int stop_all(struct freeze *f, pid_t init_pid, corral_error *err)
 		if (found == 0)
 			return 0;
 	}
-	return error_set(err, CORRAL_ERR_SETUP, EAGAIN,
+	return error_set(err, CORRAL_ERR_SETUP, 0,
 	                 "freeze the sandbox: new processes kept appearing");
 }
 

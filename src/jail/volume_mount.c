@@ -28,7 +28,7 @@ static int lock_image(int fd, const char *label, corral_error *err)
 		if (errno != EWOULDBLOCK)
 			return error_errno(err, "%s: lock", label);
 		if (waited >= LOCK_WAIT_MS)
-			return error_set(err, CORRAL_ERR_USAGE, EBUSY,
+			return error_set(err, CORRAL_ERR_USAGE, 0,
 			                 "%s: in use by another sandbox (a size-limited volume is mounted "
 			                 "by one sandbox at a time)",
 			                 label);

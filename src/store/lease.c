@@ -83,7 +83,7 @@ int store_layers_claim(corral_store *store, char *const *ids, size_t n, const ch
 			store_lease_release(*fds, i);
 			*fds = NULL;
 			if (busy)
-				return error_set(err, CORRAL_ERR_USAGE, EBUSY,
+				return error_set(err, CORRAL_ERR_USAGE, 0,
 				                 "%s: in use by a running sandbox (stop it first)", what);
 			return error_prefix(err, "%s", what);
 		}

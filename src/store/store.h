@@ -98,8 +98,8 @@ void store_lease_release(int *fds, size_t n);
  * *busy when a sandbox runs on it (err untouched), -1 with err on an error,
  * -2 when the directory does not exist. */
 int store_layer_claim(corral_store *store, const char *id, bool *busy, corral_error *err);
-/* Claim every layer of ids, or fail: a busy one is CORRAL_ERR_USAGE,
- * errnum EBUSY, "WHAT: in use by a running sandbox". Missing directories
+/* Claim every layer of ids, or fail: a busy one is CORRAL_ERR_USAGE
+ * "WHAT: in use by a running sandbox (stop it first)". Missing directories
  * give fd -2 entries. */
 int store_layers_claim(corral_store *store, char *const *ids, size_t n, const char *what,
                        int **fds, corral_error *err);
