@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,7 +17,19 @@
 /* How long to wait for init to finish building the root. */
 #define ROOT_WAIT_MS 30000
 
+static int receive_root(corral_sandbox *sb, corral_error *err);
+
 int sandbox_root(corral_sandbox *sb, corral_error *err)
+{
+	/* File operations and snapshots may ask from several threads at once:
+	 * one of them receives, the others find it received. */
+	pthread_mutex_lock(&sb->root_lock);
+	int fd = receive_root(sb, err);
+	pthread_mutex_unlock(&sb->root_lock);
+	return fd;
+}
+
+static int receive_root(corral_sandbox *sb, corral_error *err)
 {
 	if (sb->root_fd >= 0)
 		return sb->root_fd;

@@ -86,6 +86,7 @@ struct corral_sandbox {
 	int listener_fd;              /* the seccomp listener once received, or -1 */
 	int root_sock;                /* receives the sandbox's root directory, or -1 */
 	int root_fd;                  /* O_PATH fd of the sandbox's root once received, or -1 */
+	pthread_mutex_t root_lock;    /* receiving root_fd (and upper_fd) */
 	uid_t user_host_uid;          /* the host ids the sandboxed command runs as */
 	gid_t user_host_gid;
 	struct denial_log denials;

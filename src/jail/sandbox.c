@@ -332,6 +332,7 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->idle = idle;
 	pthread_mutex_init(&sb->spawn_lock, NULL);
 	pthread_mutex_init(&sb->snapshot_lock, NULL);
+	pthread_mutex_init(&sb->root_lock, NULL);
 	if (!idle && (!argv || !argv[0] || !argv[0][0])) {
 		error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 		goto cleanup;
@@ -555,6 +556,7 @@ void corral_sandbox_free(corral_sandbox *sb)
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
 	pthread_mutex_destroy(&sb->snapshot_lock);
+	pthread_mutex_destroy(&sb->root_lock);
 	egress_free(&sb->egress);
 	free(sb);
 }
