@@ -28,7 +28,10 @@ out=${1:-bench/results/snapshot-$(date -u +%F)}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-snap.XXXXXX")
 serve_pid=
 cleanup() {
-	[[ -n $serve_pid ]] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+	if [[ -n $serve_pid ]]; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
