@@ -10,6 +10,10 @@
 #   restore   `corral run --from NAME -- true`: start a sandbox from the
 #             snapshot, run nothing, end (the whole sandbox's life)
 #   baseline  `corral run --image NAME -- true` (the same on the bare image)
+#   live      POST /v1/sandboxes/{id}/snapshots to `corral serve`: a running
+#             sandbox on the image that wrote the change into /workspace
+#             (its tmpfs upper) is frozen, copied and thawed
+#             (corral_sandbox_snapshot), timed by curl
 # Medians of RUNS runs (default 5). SIZES_MB (default "100 1024") and
 # CHANGES_MB (default "1 100") choose the grid; SKIP_1G=1 drops 1024.
 # Needs root or a user store; uses a store under $TMPDIR, removed at exit.
@@ -22,7 +26,15 @@ sizes=${SIZES_MB:-"100 1024"}
 changes=${CHANGES_MB:-"1 100"}
 out=${1:-bench/results/snapshot-$(date -u +%F)}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/bench-snap.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+serve_pid=
+cleanup() {
+	if [[ -n $serve_pid ]]; then
+		kill "$serve_pid" 2>/dev/null || true
+		wait "$serve_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
 ms() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -39,6 +51,36 @@ rootfs() {
 			cp -Ln "$lib" "$root$lib" 2>/dev/null || true
 		done
 	done
+}
+
+api() { curl -sf --unix-socket "$work/serve.sock" -X "$1" "http://corral$2" -d "${3:-}"; }
+
+# The live case: a daemon on the store, one sandbox per run.
+live_snapshots() {
+	local size=$1
+	echo "{\"state_dir\": \"$store\", \"limits\": {\"disk\": \"2G\"}}" > "$work/policy.json"
+	"$corral" serve --socket "$work/serve.sock" --policy "$work/policy.json" 2>"$work/serve.log" &
+	serve_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[[ -S $work/serve.sock ]] && break
+		sleep 0.1
+	done
+	for change in $changes; do
+		live_t=()
+		for ((r = 0; r < runs; r++)); do
+			id=$(api POST /v1/sandboxes "{\"image\": \"env$size\"}" | jq -r .id)
+			api POST "/v1/sandboxes/$id/exec" "{\"argv\": [\"sh\", \"-c\", \"i=0; while [ \$i -lt $change ]; do head -c 1048576 /dev/zero > c\$i; i=\$((i+1)); done\"]}" >/dev/null
+			t=$(curl -sf -o /dev/null -w '%{time_total}' --unix-socket "$work/serve.sock" \
+				-X POST "http://corral/v1/sandboxes/$id/snapshots" -d "{\"name\": \"l$size-$change-$r\"}")
+			live_t+=($(awk -v t="$t" 'BEGIN {printf "%d", t * 1000}'))
+			api DELETE "/v1/sandboxes/$id" >/dev/null
+		done
+		m=$(printf '%s\n' "${live_t[@]}" | median)
+		echo "$size,$change,live,$m,$runs" | tee -a "$out.csv"
+	done
+	kill "$serve_pid"
+	wait "$serve_pid" 2>/dev/null || true
+	serve_pid=
 }
 
 store=$work/store
@@ -82,6 +124,7 @@ for size in $sizes; do
 		done
 		rm -rf "$work/state"
 	done
+	live_snapshots "$size"
 done
 {
 	echo "host: $(uname -r), $(nproc) CPUs, $(id -un), store on $(df -T "$work" | awk 'NR==2 {print $2}')"

@@ -438,6 +438,18 @@ int corral_snapshot_create_from_upper(corral_store *store, const char *upper_dir
  * NAME or null}. The snapshot stacks on that snapshot, else the image. */
 int corral_snapshot_create_from_state(corral_store *store, const char *state_dir,
                                       const char *name, corral_error *err);
+/* Snapshot a running sandbox that runs on an image or a snapshot: its
+ * upper layer (tmpfs or --state) becomes snapshot NAME in the sandbox's
+ * store, stacked on what it runs on, so corral_policy "from" NAME starts
+ * new sandboxes on it. Every process of the sandbox is frozen during the
+ * copy (the cgroup freezer; SIGSTOP/SIGCONT where it has no cgroup) and
+ * thawed on every path. Costs what the sandbox changed since it started.
+ * *info (may be NULL): the new snapshot, free with
+ * corral_snapshot_info_free(*info, 1). CORRAL_ERR_USAGE when the sandbox
+ * is not on an image or snapshot (errnum EOPNOTSUPP), has ended (ESRCH),
+ * or the name is invalid or taken. Safe from another thread than corral_sandbox_wait. */
+int corral_sandbox_snapshot(corral_sandbox *sb, const char *name, corral_snapshot_info **info,
+                            corral_error *err);
 int corral_snapshot_list(corral_store *store, corral_snapshot_info **snapshots,
                          size_t *n_snapshots, corral_error *err);
 /* One snapshot with its layers; free with corral_snapshot_info_free(info, 1). */

@@ -1097,6 +1097,19 @@ size_t cgroup_sandbox_dirs(const struct cgroup_sandbox *cg, const char *out[CGRO
 	return n;
 }
 
+int cgroup_sandbox_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err)
+{
+	switch (cg ? cg->backend : CGROUP_BACKEND_NONE) {
+	case CGROUP_BACKEND_V2:
+		return cgv2_freeze(cg, frozen, err);
+	case CGROUP_BACKEND_V1:
+		return cgv1_freeze(cg, frozen, err);
+	case CGROUP_BACKEND_NONE:
+		break;
+	}
+	return error_set(err, CORRAL_ERR_HOST, ENOTSUP, "no cgroup");
+}
+
 int cgroup_sandbox_destroy(struct cgroup_sandbox *cg, corral_error *err)
 {
 	if (!cg)

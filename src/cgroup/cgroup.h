@@ -118,6 +118,10 @@ int cgroup_sandbox_kill(struct cgroup_sandbox *cg, corral_error *err);
  * For a cleanup that must run without the handle's code (the sentinel). */
 #define CGROUP_MAX_DIRS 5
 size_t cgroup_sandbox_dirs(const struct cgroup_sandbox *cg, const char *out[CGROUP_MAX_DIRS]);
+/* Freeze (every task parked, bounded wait) or thaw everything in the
+ * cgroup: v2 cgroup.freeze, v1 the freezer hierarchy. ENOTSUP (errnum)
+ * where neither exists, or for backend NONE. */
+int cgroup_sandbox_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err);
 
 /* Remove the cgroup(s) (killing what is left first) and free. Never fails
  * silently: a cgroup that cannot be removed is reported in err and -1

@@ -153,6 +153,7 @@ int cgv2_oom_check(struct cgroup_sandbox *cg, uint64_t *oom_kills, bool *recheck
                    corral_error *err);
 int cgv2_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_error *err);
 int cgv2_kill(struct cgroup_sandbox *cg, corral_error *err);
+int cgv2_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err);
 /* The cgroup.kill-less path of cgv2_kill (freeze, SIGKILL each, thaw). */
 int cgv2_kill_by_freezing(struct cgroup_sandbox *cg, corral_error *err);
 int cgv2_destroy(struct cgroup_sandbox *cg, corral_error *err);
@@ -171,6 +172,7 @@ int cgv1_oom_check(struct cgroup_sandbox *cg, uint64_t *oom_kills, bool *recheck
                    corral_error *err);
 int cgv1_cpu_usec(struct cgroup_sandbox *cg, uint64_t *usec, corral_error *err);
 int cgv1_kill(struct cgroup_sandbox *cg, corral_error *err);
+int cgv1_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err);
 int cgv1_destroy(struct cgroup_sandbox *cg, corral_error *err);
 
 #endif

@@ -276,6 +276,21 @@ static bool freezer_wait(const char *dir, const char *state)
 	}
 }
 
+int cgv1_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err)
+{
+	if (!cg->v1[CGV1_FREEZER].primary)
+		return error_set(err, CORRAL_ERR_HOST, ENOTSUP, "no cgroup v1 freezer hierarchy");
+	const char *dir = cg->v1[CGV1_FREEZER].path;
+	const char *state = frozen ? "FROZEN" : "THAWED";
+	if (freezer_set(dir, state, err) < 0)
+		return -1;
+	/* FREEZING until every task is parked. */
+	if (frozen && !freezer_wait(dir, state))
+		return error_set(err, CORRAL_ERR_SETUP, 0, "freeze %s: not frozen after %d ms",
+		                 dir, CG_KILL_WAIT_MS);
+	return 0;
+}
+
 /* SIGKILL everything listed in every hierarchy; *n = how many were listed. */
 static int kill_all_listed(struct cgroup_sandbox *cg, size_t *n, corral_error *err)
 {

@@ -229,6 +229,31 @@ static int wait_unpopulated(const char *path, bool rekill, corral_error *err)
 	}
 }
 
+int cgv2_freeze(struct cgroup_sandbox *cg, bool frozen, corral_error *err)
+{
+	const char *p = cg->v2_path;
+	if (!cg_exists(p, "cgroup.freeze"))
+		return error_set(err, CORRAL_ERR_HOST, ENOTSUP, "%s: no cgroup.freeze (Linux 5.2+)", p);
+	if (cg_write(p, "cgroup.freeze", frozen ? "1" : "0", err) < 0)
+		return -1;
+	if (!frozen)
+		return 0;
+	/* Writing 1 only asks: the cgroup is frozen once cgroup.events says
+	 * so (every task parked outside the kernel's critical sections). */
+	uint64_t deadline = cg_now_ms() + CG_KILL_WAIT_MS;
+	for (;;) {
+		int done = events_flag(p, "frozen", err);
+		if (done < 0)
+			return -1;
+		if (done)
+			return 0;
+		if (cg_now_ms() >= deadline)
+			return error_set(err, CORRAL_ERR_SETUP, 0,
+			                 "freeze %s: not frozen after %d ms", p, CG_KILL_WAIT_MS);
+		cg_sleep_ms(1);
+	}
+}
+
 int cgv2_kill_by_freezing(struct cgroup_sandbox *cg, corral_error *err)
 {
 	const char *p = cg->v2_path;

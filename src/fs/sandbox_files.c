@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,7 +17,19 @@
 /* How long to wait for init to finish building the root. */
 #define ROOT_WAIT_MS 30000
 
-static int sandbox_root(corral_sandbox *sb, corral_error *err)
+static int receive_root(corral_sandbox *sb, corral_error *err);
+
+int sandbox_root(corral_sandbox *sb, corral_error *err)
+{
+	/* File operations and snapshots may ask from several threads at once:
+	 * one of them receives, the others find it received. */
+	pthread_mutex_lock(&sb->root_lock);
+	int fd = receive_root(sb, err);
+	pthread_mutex_unlock(&sb->root_lock);
+	return fd;
+}
+
+static int receive_root(corral_sandbox *sb, corral_error *err)
 {
 	if (sb->root_fd >= 0)
 		return sb->root_fd;
@@ -34,6 +47,10 @@ static int sandbox_root(corral_sandbox *sb, corral_error *err)
 		return error_set(err, CORRAL_ERR_INTERNAL, ETIMEDOUT,
 		                 "sandbox files: the sandbox's root never came");
 	sb->root_fd = fdpass_recv(sb->root_sock, MSG_DONTWAIT);
+	/* Rootless, init sends the overlay's upper right after the root
+	 * (corral_sandbox_snapshot); EOF if init died in between. */
+	if (sb->root_fd >= 0 && sb->upper_expected)
+		sb->upper_fd = fdpass_recv(sb->root_sock, 0);
 	close(sb->root_sock);
 	sb->root_sock = -1;
 	if (sb->root_fd < 0)

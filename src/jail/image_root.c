@@ -188,7 +188,8 @@ static int resolve_volumes(struct image_root *ir, corral_store *store, const cor
 		return 0;
 	ir->volumes = calloc(p->n_volumes, sizeof *ir->volumes);
 	ir->volume_limits = calloc(p->n_volumes, sizeof *ir->volume_limits);
-	if (!ir->volumes || !ir->volume_limits)
+	ir->volume_images = calloc(p->n_volumes, sizeof *ir->volume_images);
+	if (!ir->volumes || !ir->volume_limits || !ir->volume_images)
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--volume");
 	ir->n_volumes = p->n_volumes;
 	for (size_t i = 0; i < p->n_volumes; i++) {
@@ -203,7 +204,39 @@ static int resolve_volumes(struct image_root *ir, corral_store *store, const cor
 		v->path = NULL;
 		ir->volume_limits[i] = v->size_limit;
 		corral_volume_info_free(v, n);
+		/* Made by root with its limit: a file system to mount (a volume
+		 * from before, or a rootless run, has none: the limit is
+		 * reported unenforced). */
+		char *fs = NULL;
+		if (ir->volume_limits[i] && geteuid() == 0 &&
+		    asprintf(&fs, "%s/" VOLUME_FS_IMAGE, ir->volumes[i]) < 0)
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "--volume");
+		if (fs && access(fs, F_OK) == 0)
+			ir->volume_images[i] = fs;
+		else
+			free(fs);
 	}
+	return 0;
+}
+
+/* Lease the layers (docs/store.md), then check that they are still what
+ * the base resolves to: a removal that got in first has unlisted it, and
+ * one that comes after finds the leases. */
+static int lease(corral_store *store, struct image_root *ir, const char *what, corral_error *err)
+{
+	if (store_lease_layers(ir->layers, ir->n_layers, &ir->lease_fds, err) < 0)
+		return error_prefix(err, "%s %s", what, ir->base);
+	char **now = NULL;
+	size_t n_now = 0;
+	if (corral_store_layers(store, ir->base, &now, &n_now, err) < 0)
+		return error_prefix(err, "%s", what);
+	bool same = n_now == ir->n_layers;
+	for (size_t i = 0; same && i < n_now; i++)
+		same = strcmp(now[i], ir->layers[i]) == 0;
+	corral_store_layers_free(now, n_now);
+	if (!same)
+		return error_set(err, CORRAL_ERR_USAGE, 0, "%s %s: removed while starting", what,
+		                 ir->base);
 	return 0;
 }
 
@@ -232,6 +265,12 @@ int image_root_resolve(struct image_root *ir, const corral_policy *p, corral_err
 			error_prefix(err, "%s", snapshot ? "--from" : "--image");
 			goto out;
 		}
+		if (!(ir->base = strdup(base))) {
+			error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "the store");
+			goto out;
+		}
+		if (lease(store, ir, snapshot ? "--from" : "--image", err) < 0)
+			goto out;
 		ir->on = true;
 	}
 	/* Last, once everything else is known to be right: a failed start
@@ -259,10 +298,17 @@ out:
 
 void image_root_free(struct image_root *ir)
 {
+	if (ir->lease_fds)
+		store_lease_release(ir->lease_fds, ir->n_layers);
 	corral_store_layers_free(ir->layers, ir->n_layers);
-	for (size_t i = 0; i < ir->n_volumes; i++)
+	free(ir->base);
+	for (size_t i = 0; i < ir->n_volumes; i++) {
 		free(ir->volumes[i]);
+		if (ir->volume_images)
+			free(ir->volume_images[i]);
+	}
 	free(ir->volumes);
+	free(ir->volume_images);
 	free(ir->volume_limits);
 	free(ir->store_path);
 	/* Only a state dir has a lock (a zeroed image_root has fd 0, not its). */

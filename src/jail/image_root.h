@@ -19,10 +19,14 @@ struct image_root {
 	bool on;              /* an image or snapshot is the root */
 	char **layers;        /* lowerdir order, topmost first */
 	size_t n_layers;
+	char *base;           /* what it runs on: the snapshot, else the image */
+	int *lease_fds;       /* per layer: flock(LOCK_SH) held while the sandbox runs */
 	char *state;          /* the persistent state dir, or NULL: a tmpfs upper */
 	int state_lock_fd;    /* the state dir, flock'ed while a sandbox runs on it; -1 */
 	char **volumes;       /* per policy volume: its directory */
 	uint64_t *volume_limits; /* per policy volume: its size limit, 0: none */
+	char **volume_images; /* per policy volume: its ext4 image (the limit's
+	                       * bound, root only), or NULL: a plain directory */
 	size_t n_volumes;
 	char *store_path;
 };

@@ -308,6 +308,17 @@ void jail_init_main(struct jail_context *ctx)
 		jail_fail_setup(ctx, &err);
 	}
 	close(root);
+	/* Rootless, the overlay was mounted here: its upper directory goes to
+	 * the supervisor too, which snapshots it from outside (root mode, the
+	 * supervisor mounted it and kept it). */
+	struct overlay_root *o = &ctx->plan.overlay;
+	if (o->on && o->upper_fd >= 0) {
+		if (fdpass_send(ctx->root_sock, o->upper_fd, "hand the upper layer to the supervisor",
+		                &err) < 0)
+			jail_fail_setup(ctx, &err);
+		close(o->upper_fd);
+		o->upper_fd = -1;
+	}
 	close(ctx->root_sock);
 	const char *hostname = ctx->policy->hostname;
 	if (sethostname(hostname, strlen(hostname)) < 0) {

@@ -90,6 +90,7 @@ struct corral_sandbox {
 	int listener_fd;              /* the seccomp listener once received, or -1 */
 	int root_sock;                /* receives the sandbox's root directory, or -1 */
 	int root_fd;                  /* O_PATH fd of the sandbox's root once received, or -1 */
+	pthread_mutex_t root_lock;    /* receiving root_fd (and upper_fd) */
 	uid_t user_host_uid;          /* the host ids the sandboxed command runs as */
 	gid_t user_host_gid;
 	struct denial_log denials;
@@ -114,6 +115,15 @@ struct corral_sandbox {
 	corral_enforcement enforcement;
 	struct egress egress;         /* rules, listeners' plan, proxy (egress on) */
 	int state_lock_fd;            /* --state: the state dir, flock'ed while we run; -1 */
+	/* On an image or snapshot (sandbox_snapshot.c). */
+	char *snap_base;              /* what it runs on: snapshot, else image; NULL: not */
+	char *store_path;
+	int upper_fd;                 /* the overlay's upper directory, or -1 */
+	uint32_t upper_id_shift;      /* as struct overlay_root's */
+	bool upper_expected;          /* rootless: init sends upper_fd after the root */
+	int *lease_fds;               /* the layers it runs on, flock(LOCK_SH)'ed */
+	size_t n_leases;
+	pthread_mutex_t snapshot_lock; /* one snapshot (freeze, copy, thaw) at a time */
 	/* Idle sandboxes only (exec.c). */
 	bool idle;
 	int spawn_sock;               /* requests to the spawner, its replies; -1 */
@@ -139,6 +149,11 @@ int jail_restrict(struct jail_context *ctx, corral_error *err);
 /* Report a setup error to the supervisor and exit. */
 __attribute__((noreturn)) void jail_fail_setup(struct jail_context *ctx, corral_error *err);
 void jail_close_fds_except(int a, int b);
+
+/* The sandbox's root directory, received from init on first use (with the
+ * overlay's upper when init sends it); -1 with err when the sandbox ended
+ * before building it. */
+int sandbox_root(corral_sandbox *sb, corral_error *err);
 
 /* The spawner (spawner.c): runs in init's child of an idle sandbox. */
 __attribute__((noreturn)) void spawner_main(struct jail_context *ctx);

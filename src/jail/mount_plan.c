@@ -2,6 +2,7 @@
 
 #include "jail/idmap.h"
 #include "jail/image_root.h"
+#include "jail/volume_mount.h"
 #include "policy/parse.h"
 #include "policy/policy.h"
 #include "util/error.h"
@@ -259,6 +260,12 @@ static void plan_writable_dirs(struct mount_plan *plan, const corral_policy *pol
 		plan_symlink(plan, "var/tmp", "/tmp");
 		plan_owned_dir(plan, "home", 0755, 0, 0);
 		plan_owned_dir(plan, home + 1, 0700, ids->inside_uid, ids->inside_gid);
+		/* A working directory /workspace that nothing is bound on (corral
+		 * serve's default) is the sandbox user's directory of the overlay,
+		 * so snapshots keep it too. */
+		if (!policy->workspace && strcmp(policy_effective_cwd(policy), POLICY_WORKSPACE_PATH) == 0)
+			plan_owned_dir(plan, &POLICY_WORKSPACE_PATH[1], 0755, ids->inside_uid,
+			               ids->inside_gid);
 		return;
 	}
 	plan_tmpfs(plan, "tmp", sized_options(plan, "mode=1777"), 0);
@@ -325,7 +332,8 @@ static void plan_volumes(struct mount_plan *plan, const corral_policy *policy,
 	for (size_t i = 0; image && i < policy->n_volumes && i < image->n_volumes; i++) {
 		const struct policy_volume *v = &policy->volumes[i];
 		struct mount_op *op = plan_add(plan, MOUNT_OP_BIND, v->target + 1);
-		op->source = image->volumes[i];
+		const char *fs_image = image->volume_images ? image->volume_images[i] : NULL;
+		op->source = fs_image ? fs_image : image->volumes[i];
 		op->label = plan_strdup(plan, "--volume %s", v->name);
 		if (v->readonly) {
 			op->flags = MOUNT_OP_F_READONLY;
@@ -333,6 +341,8 @@ static void plan_volumes(struct mount_plan *plan, const corral_policy *policy,
 			op->flags = MOUNT_OP_F_IDMAP;
 			plan_grant(plan, v->target, LANDLOCK_GRANT_WRITE | LANDLOCK_GRANT_READ);
 		}
+		if (fs_image)
+			op->flags |= MOUNT_OP_F_FSIMAGE;
 	}
 }
 
@@ -342,6 +352,7 @@ static int plan_overlay(struct mount_plan *plan, const struct image_root *image,
 	struct overlay_root *o = &plan->overlay;
 	o->fd = -1;
 	o->idmap_userns_fd = -1;
+	o->upper_fd = -1;
 	if (!image || !image->on)
 		return 0;
 	if (image->n_layers == 0 || image->n_layers > OVERLAY_LAYERS_MAX)
@@ -419,8 +430,16 @@ int mount_plan_add_ca(struct mount_plan *plan, const char *bundle, const char *c
 	return 0;
 }
 
+static int set_tree_attrs(struct mount_op *op, int fd, corral_error *err);
+
 static int open_tree_for(struct mount_op *op, corral_error *err)
 {
+	if (op->flags & MOUNT_OP_F_FSIMAGE) {
+		int fd = volume_mount_image(op->source, op->flags & MOUNT_OP_F_READONLY, op->label, err);
+		if (fd < 0)
+			return -1;
+		return set_tree_attrs(op, fd, err);
+	}
 	int fd = (int)syscall(SYS_open_tree, AT_FDCWD, op->source,
 	                      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (fd < 0) {
@@ -428,6 +447,13 @@ static int open_tree_for(struct mount_op *op, corral_error *err)
 			return 0;
 		return error_errno(err, "%s: open_tree", op->label);
 	}
+	return set_tree_attrs(op, fd, err);
+}
+
+/* nosuid, nodev unless asked, ro, noexec, the idmap; then the tree is
+ * op's (fd is closed on failure). */
+static int set_tree_attrs(struct mount_op *op, int fd, corral_error *err)
+{
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID};
 	if (!(op->flags & MOUNT_OP_F_DEVICES))
 		attr.attr_set |= MOUNT_ATTR_NODEV;
@@ -571,6 +597,12 @@ static int overlay_mount(struct overlay_root *o, corral_error *err)
 		error_errno(err, "overlay: %s/upper and work", o->state_dir ? o->state_dir : "tmpfs");
 		goto out;
 	}
+	o->upper_fd = openat(upper, "upper", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (o->upper_fd < 0) {
+		error_errno(err, "overlay: open %s/upper", o->state_dir ? o->state_dir : "tmpfs");
+		goto out;
+	}
+	o->upper_id_shift = o->idmap_userns_fd >= 0 ? o->as_uid : 0;
 	fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
 	if (fs < 0) {
 		error_set(err, CORRAL_ERR_HOST, errno, "overlay: fsopen: %s (is overlayfs available?)",
@@ -670,6 +702,8 @@ void mount_plan_close_trees(struct mount_plan *plan)
 void mount_plan_free(struct mount_plan *plan)
 {
 	mount_plan_close_trees(plan);
+	if (plan->overlay.on && plan->overlay.upper_fd >= 0)
+		close(plan->overlay.upper_fd);
 	free(plan->ops);
 	strv_free(plan->strings, plan->n_strings);
 	memset(plan, 0, sizeof *plan);

@@ -38,6 +38,7 @@ enum mount_op_flags {
 	MOUNT_OP_F_IDMAP = 1 << 3,     /* root mode: map the source's owner to the sandbox user */
 	MOUNT_OP_F_FILE = 1 << 4,      /* the source is not a directory */
 	MOUNT_OP_F_NOEXEC = 1 << 5,
+	MOUNT_OP_F_FSIMAGE = 1 << 6,   /* the source is an ext4 image to mount (volume_mount.h) */
 };
 
 struct mount_op {
@@ -74,6 +75,12 @@ struct overlay_root {
 	gid_t as_gid;
 	bool userxattr;
 	int fd;                 /* the overlay, detached, once mounted; else -1 */
+	/* The upper directory, open for reading, for snapshots of the running
+	 * sandbox (corral_sandbox_snapshot): seen through the idmapped mount
+	 * in root mode, so its ids are on-disk ids + upper_id_shift. Kept by
+	 * mount_plan_close_trees (closed by mount_plan_free); -1 if none. */
+	int upper_fd;
+	uint32_t upper_id_shift;
 };
 
 struct mount_plan {

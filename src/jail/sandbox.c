@@ -12,6 +12,7 @@
 #include "policy/parse.h"
 #include "policy/policy.h"
 #include "seccomp/seccomp_filter.h"
+#include "store/store.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fileutil.h"
@@ -243,13 +244,34 @@ static void describe_store_enforcement(corral_sandbox *sb, const corral_policy *
 		len = strlen(w);
 	}
 	for (size_t i = 0; i < image->n_volumes && len + 2 < size; i++) {
-		if (image->volume_limits[i] == 0)
+		if (image->volume_limits[i] == 0 || image->volume_images[i])
 			continue;
 		snprintf(w + len, size - len, "%svolume %s: its size limit (%llu bytes) is not enforced",
 		         len ? "; " : "", policy->volumes[i].name,
 		         (unsigned long long)image->volume_limits[i]);
 		len = strlen(w);
 	}
+}
+
+/* What corral_sandbox_snapshot needs of a sandbox on an image: its base,
+ * its store and its upper directory (root mode: mounted by us, kept now;
+ * rootless: init sends it with the root). Not in init: the clone's copy
+ * of ctx has upper_fd -1. */
+static int keep_upper(corral_sandbox *sb, struct jail_context *ctx, corral_error *err)
+{
+	if (!ctx->image.on)
+		return 0;
+	sb->snap_base = strdup(ctx->image.base);
+	sb->store_path = strdup(ctx->image.store_path);
+	if (!sb->snap_base || !sb->store_path)
+		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "sandbox");
+	/* The leases last the sandbox's life, not the setup's. */
+	sb->lease_fds = steal_pointer(&ctx->image.lease_fds);
+	sb->n_leases = ctx->image.n_layers;
+	sb->upper_fd = steal_fd(&ctx->plan.overlay.upper_fd);
+	sb->upper_id_shift = ctx->plan.overlay.upper_id_shift;
+	sb->upper_expected = sb->upper_fd < 0;
+	return 0;
 }
 
 /* Output passes through corral's own pipes when it is capped, so a flood
@@ -310,9 +332,12 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	sb->spawn_sock = -1;
 	sb->state_lock_fd = -1;
 	sb->audit.fd = -1;
+	sb->upper_fd = -1;
 	sb->idle = idle;
 	pthread_mutex_init(&sb->spawn_lock, NULL);
 	pthread_mutex_init(&sb->cgroup_lock, NULL);
+	pthread_mutex_init(&sb->snapshot_lock, NULL);
+	pthread_mutex_init(&sb->root_lock, NULL);
 	if (!idle && (!argv || !argv[0] || !argv[0][0])) {
 		error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 		goto cleanup;
@@ -331,6 +356,8 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 	describe_store_enforcement(sb, policy, &ctx.image);
 	/* The state dir stays locked for the sandbox's life, not the setup's. */
 	sb->state_lock_fd = steal_fd(&ctx.image.state_lock_fd);
+	if (keep_upper(sb, &ctx, err) < 0)
+		goto cleanup;
 	/* Each exec's environment is the policy's (with egress's placeholders
 	 * and CA paths) and the request's over it. */
 	if (idle && environment_build(&sb->env, policy, sb->egress.env, sb->egress.n_env, err) < 0)
@@ -385,6 +412,10 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 			close(net_pair[0]);
 		if (spawn_pair[0] >= 0)
 			close(spawn_pair[0]);
+		if (sb->upper_fd >= 0)
+			close(sb->upper_fd);
+		for (size_t i = 0; i < sb->n_leases; i++)
+			close(sb->lease_fds[i]);
 		for (int i = 0; i < 2; i++)
 			if (sb->pump_fds[i] >= 0)
 				close(sb->pump_fds[i]);
@@ -530,10 +561,17 @@ void corral_sandbox_free(corral_sandbox *sb)
 			errno = 0;
 		close(sb->state_lock_fd);
 	}
+	if (sb->upper_fd >= 0)
+		close(sb->upper_fd);
+	store_lease_release(sb->lease_fds, sb->n_leases);
+	free(sb->snap_base);
+	free(sb->store_path);
 	free(sb->pump_buf);
 	environment_free(&sb->env);
 	pthread_mutex_destroy(&sb->spawn_lock);
 	pthread_mutex_destroy(&sb->cgroup_lock);
+	pthread_mutex_destroy(&sb->snapshot_lock);
+	pthread_mutex_destroy(&sb->root_lock);
 	egress_free(&sb->egress);
 	free(sb);
 }

@@ -5,6 +5,7 @@
 #include "server/processes_api.h"
 #include "server/sbx_json.h"
 #include "server/routes.h"
+#include "server/snapshots_api.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -170,9 +171,6 @@ static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
 	}
 	if (route->id == ROUTE_SANDBOX) {
 		reply_json(r, 200, sbx_json(ctx->reg, s, true));
-	} else if (route->id == ROUTE_SNAPSHOTS) {
-		reply_error(r, 501, "not_implemented",
-		            "snapshots of a running sandbox are not available in this version");
 	} else if (is_process_route(route->id) &&
 	           (strcmp(rq->method, "GET") == 0 || !sbx_ended(ctx->reg, s))) {
 		processes_route(ctx, rq, route, s, r, stream); /* takes the reference over */
@@ -185,6 +183,8 @@ static void on_sandbox(struct api_ctx *ctx, const struct api_request *rq,
 	} else if (route->id == ROUTE_EXEC) {
 		exec(ctx, rq, s, r, stream); /* takes the reference over */
 		return;
+	} else if (route->id == ROUTE_SNAPSHOTS) {
+		snapshots_create(s, rq->body, rq->len, r);
 	} else {
 		files(ctx, rq, s, r);
 	}

@@ -178,8 +178,9 @@ int parse_create_body(const char *body, size_t len, uint64_t default_ttl_ms, uin
 	json_t *doc = len ? request_load_object(body, len, message) : json_object();
 	if (!doc)
 		return -1;
-	static const char *const allowed[] = {"version", "uid", "hostname", "cwd", "env", "limits",
-	                                      "network", "ttl"};
+	/* "image" and "from" name store objects of the server's store only. */
+	static const char *const allowed[] = {"version", "uid",     "hostname", "cwd",  "env",
+	                                      "limits",  "network", "ttl",      "image", "from"};
 	const char *key;
 	json_t *value;
 	int rc = -1;

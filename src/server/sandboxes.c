@@ -150,10 +150,11 @@ corral_policy *build_policy(struct registry *reg, const char *json, uint64_t ttl
 	}
 	if (check_maxima(reg, p, message) < 0)
 		goto fail;
-	/* A private tmpfs /workspace (of the disk limit's size), the default
+	/* A private tmpfs /workspace (of the disk limit's size; on an image,
+	 * a directory of its overlay, so snapshots keep it), the default
 	 * working directory; the sandbox lives for its ttl; commands' output
 	 * flows through our own pipes, capped per request. */
-	if ((!p->workspace &&
+	if ((!p->workspace && !p->image && !p->from &&
 	     corral_policy_add_mount(p, CORRAL_MOUNT_TMPFS, NULL, POLICY_WORKSPACE_PATH, &err) < 0) ||
 	    (!p->cwd && corral_policy_set_cwd(p, POLICY_WORKSPACE_PATH, &err) < 0) ||
 	    policy_set_limit(p, POLICY_LIMIT_TIMEOUT, ttl, &err) < 0 ||

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,31 +50,70 @@ static int list_names(int fd, const char *what, char ***names, size_t *n, corral
 	return rc;
 }
 
+/* Claim the layers of ids a running sandbox does not lease: their fds go
+ * to claims (-1 for a busy one, skipped; -2 for a missing directory). */
+static int claim_free(corral_store *store, char **ids, size_t n, int *claims, size_t *n_free,
+                      corral_error *err)
+{
+	*n_free = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool busy = false;
+		claims[i] = store_layer_claim(store, ids[i], &busy, err);
+		if (claims[i] == -1 && !busy)
+			return -1;
+		if (claims[i] != -1)
+			(*n_free)++;
+	}
+	return 0;
+}
+
+static void release_claims(int *claims, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (claims[i] >= 0)
+			close(claims[i]);
+}
+
 /* Unlist the layers nothing uses, then delete their directories; again
- * until none is left (a layer is free only once no layer stacks on it). */
+ * until none is left (a layer is free only once no layer stacks on it).
+ * A layer a running sandbox leases stays (unlisted, if it was already
+ * unused: the next gc takes it). */
 static int drop_unused_layers(corral_store *store, corral_gc_report *report, corral_error *err)
 {
 	for (;;) {
 		char **ids = NULL;
-		size_t n = 0;
+		size_t n = 0, n_free = 0;
 		if (catalog_unused_layers(store, &ids, &n, err) < 0)
 			return -1;
-		if (n == 0)
-			return 0;
-		int rc = catalog_begin(store, err);
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			rc = catalog_delete_layer(store, ids[i], err);
-		if (rc == 0)
-			rc = catalog_commit(store, err);
-		else if (store->db)
-			catalog_rollback(store);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
+		int *claims = n ? calloc(n, sizeof *claims) : NULL;
+		if (n && !claims) {
+			strv_free(ids, n);
+			return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "gc");
+		}
+		int rc = claim_free(store, ids, n, claims, &n_free, err);
+		if (rc == 0 && n_free > 0) {
+			rc = catalog_begin(store, err);
+			for (size_t i = 0; rc == 0 && i < n; i++)
+				if (claims[i] != -1)
+					rc = catalog_delete_layer(store, ids[i], err);
+			if (rc == 0)
+				rc = catalog_commit(store, err);
+			else if (store->db)
+				catalog_rollback(store);
+		}
+		for (size_t i = 0; rc == 0 && n_free > 0 && i < n; i++) {
+			if (claims[i] == -1)
+				continue;
 			rc = store_remove_tree(store->layers_fd, ids[i], &report->bytes_freed, err);
 			report->layers_removed++;
 		}
+		release_claims(claims, n);
+		free(claims);
 		strv_free(ids, n);
 		if (rc < 0)
 			return -1;
+		if (n_free == 0)
+			return 0;
 	}
 }
 
@@ -90,10 +130,18 @@ static int drop_unlisted(corral_store *store, int fd, const char *what, bool lay
 		bool listed = false;
 		rc = layers ? catalog_layer_listed(store, names[i], &listed, err)
 		            : catalog_volume_listed(store, names[i], &listed, err);
-		if (rc == 0 && !listed) {
-			rc = store_remove_tree(fd, names[i], &report->bytes_freed, err);
-			(*count)++;
+		if (rc < 0 || listed)
+			continue;
+		bool busy = false;
+		int claim = layers ? store_layer_claim(store, names[i], &busy, err) : -2;
+		if (claim == -1) {
+			rc = busy ? 0 : -1;
+			continue;
 		}
+		rc = store_remove_tree(fd, names[i], &report->bytes_freed, err);
+		(*count)++;
+		if (claim >= 0)
+			close(claim);
 	}
 	strv_free(names, n);
 	return rc;

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -102,6 +103,17 @@ int corral_image_remove(corral_store *store, const char *name, corral_error *err
 	if (rc == 0 && kind != CATALOG_IMAGE)
 		rc = error_set(err, CORRAL_ERR_USAGE, 0, "image rm %s: no such image%s", name,
 		               kind == CATALOG_SNAPSHOT ? " (it is a snapshot)" : "");
+	/* Held until the row is gone: a sandbox starting on the image meanwhile
+	 * waits for its lease, then finds the image unlisted. */
+	char **ids = NULL;
+	size_t n_ids = 0;
+	int *claims = NULL;
+	char what[STORE_NAME_MAX + 16];
+	snprintf(what, sizeof what, "image rm %s", name);
+	if (rc == 0)
+		rc = catalog_image_layers(store, name, &ids, &n_ids, err);
+	if (rc == 0)
+		rc = store_layers_claim(store, ids, n_ids, what, &claims, err);
 	if (rc == 0 && catalog_begin(store, err) == 0) {
 		rc = catalog_remove_image(store, name, err);
 		if (rc == 0)
@@ -111,6 +123,8 @@ int corral_image_remove(corral_store *store, const char *name, corral_error *err
 	} else if (rc == 0) {
 		rc = -1;
 	}
+	store_lease_release(claims, claims ? n_ids : 0);
+	strv_free(ids, n_ids);
 	store_unlock(store);
 	return rc;
 }

@@ -109,12 +109,18 @@ static int copy_xattrs(struct copier *c, int src_fd, int dst_fd, corral_error *e
 	return 0;
 }
 
+static uid_t unshift(const struct copier *c, uint32_t id)
+{
+	uint32_t shift = c->lc->id_shift;
+	return shift && id >= shift ? id - shift : id;
+}
+
 /* Owner, mode, xattrs, times, in that order: chown clears set-id bits and
  * file capabilities, and everything else updates ctime only. */
 static int finish_fd(struct copier *c, int src_fd, int dst_fd, const struct stat *st,
                      corral_error *err)
 {
-	if (c->root && fchown(dst_fd, st->st_uid, st->st_gid) < 0)
+	if (c->root && fchown(dst_fd, unshift(c, st->st_uid), (gid_t)unshift(c, st->st_gid)) < 0)
 		return fail(c, err);
 	if (fchmod(dst_fd, st->st_mode & 07777) < 0)
 		return fail(c, err);
@@ -130,7 +136,8 @@ static int finish_fd(struct copier *c, int src_fd, int dst_fd, const struct stat
 static int finish_at(struct copier *c, int dst_dir, const char *name, const struct stat *st,
                      corral_error *err)
 {
-	if (c->root && fchownat(dst_dir, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (c->root && fchownat(dst_dir, name, unshift(c, st->st_uid),
+	                            (gid_t)unshift(c, st->st_gid), AT_SYMLINK_NOFOLLOW) < 0)
 		return fail(c, err);
 	if (!S_ISLNK(st->st_mode) && fchmodat(dst_dir, name, st->st_mode & 07777, 0) < 0)
 		return fail(c, err);

@@ -20,6 +20,10 @@ struct layer_copy {
 	 * opaque markers; other overlay.* xattrs (origin, redirect, impure)
 	 * describe the upper's own mount and are dropped in either mode. */
 	bool overlay_upper;
+	/* The source is seen through an idmapped mount that adds this to
+	 * every on-disk id (a root-mode sandbox's upper): copied owners are
+	 * shifted back, so the layer holds ids as they are on disk. */
+	uint32_t id_shift;
 	uint64_t bytes;       /* out: file data copied */
 	uint64_t entries;     /* out: entries created */
 };

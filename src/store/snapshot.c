@@ -9,6 +9,7 @@
 #include "util/error.h"
 #include "util/strings.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,18 +64,25 @@ static int resolve_base(corral_store *store, const char *base, corral_snapshot_i
 	return 0;
 }
 
-static int create_locked(corral_store *store, int upper_fd, const char *base, const char *name,
-                         corral_error *err)
+int store_snapshot_from_fd(corral_store *store, const struct snapshot_source *src,
+                           const char *base, const char *name, corral_error *err)
 {
 	corral_snapshot_info snap = {.name = (char *)name, .created = time(NULL)};
 	_cleanup_free_ char *below = NULL;
 	struct store_build b = {.fd = -1};
-	struct layer_copy lc = {.overlay_upper = true};
+	struct layer_copy lc = {.overlay_upper = true, .id_shift = src->id_shift};
 	int rc = -1;
+	if (store_lock(store, err) < 0)
+		return -1;
 	if (catalog_check_free(store, "snapshot create", name, err) < 0 ||
 	    resolve_base(store, base, &snap, &below, err) < 0 || store_build_start(store, &b, err) < 0)
 		goto out;
-	if (layer_copy_tree(upper_fd, b.fd, &lc, err) < 0) {
+	if (src->before_copy && src->before_copy(src->arg, err) < 0)
+		goto out;
+	int copied = layer_copy_tree(src->upper_fd, b.fd, &lc, err);
+	if (src->after_copy)
+		src->after_copy(src->arg);
+	if (copied < 0) {
 		error_prefix(err, "snapshot create %s", name);
 		goto out;
 	}
@@ -93,6 +101,7 @@ out:
 		store_build_abandon(store, &b);
 	free(snap.image);
 	free(snap.parent);
+	store_unlock(store);
 	return rc;
 }
 
@@ -104,12 +113,10 @@ int corral_snapshot_create_from_upper(corral_store *store, const char *upper_dir
 		return -1;
 	_cleanup_close_ int upper = store_open_source_dir("snapshot create: upper dir ",
 	                                                  upper_dir ? upper_dir : "", err);
-	if (upper < 0 || store_check_outside(store, "snapshot create: upper dir ", upper_dir, err) < 0 ||
-	    store_lock(store, err) < 0)
+	if (upper < 0 || store_check_outside(store, "snapshot create: upper dir ", upper_dir, err) < 0)
 		return -1;
-	int rc = create_locked(store, upper, base, name, err);
-	store_unlock(store);
-	return rc;
+	struct snapshot_source src = {.upper_fd = upper};
+	return store_snapshot_from_fd(store, &src, base, name, err);
 }
 
 int corral_snapshot_list(corral_store *store, corral_snapshot_info **snapshots,
@@ -143,6 +150,16 @@ int corral_snapshot_remove(corral_store *store, const char *name, corral_error *
 	if (rc == 0 && kind != CATALOG_SNAPSHOT)
 		rc = error_set(err, CORRAL_ERR_USAGE, 0, "snapshot rm %s: no such snapshot%s", name,
 		               kind == CATALOG_IMAGE ? " (it is an image)" : "");
+	/* Its own layer, held until the row is gone (the layers below are
+	 * someone else's: its parent's, its image's). */
+	corral_snapshot_info *snap = NULL;
+	int *claim = NULL;
+	char what[STORE_NAME_MAX + 16];
+	snprintf(what, sizeof what, "snapshot rm %s", name);
+	if (rc == 0)
+		rc = get_snapshot(store, "snapshot rm", name, &snap, err);
+	if (rc == 0)
+		rc = store_layers_claim(store, &snap->layer, 1, what, &claim, err);
 	if (rc == 0)
 		rc = catalog_begin(store, err);
 	if (rc == 0) {
@@ -152,6 +169,8 @@ int corral_snapshot_remove(corral_store *store, const char *name, corral_error *
 		else
 			catalog_rollback(store);
 	}
+	store_lease_release(claim, claim ? 1 : 0);
+	corral_snapshot_info_free(snap, snap ? 1 : 0);
 	store_unlock(store);
 	return rc;
 }

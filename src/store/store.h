@@ -73,6 +73,44 @@ void store_build_abandon(corral_store *store, struct store_build *b);
  * removed to *bytes when not NULL. ENOENT is success. */
 int store_remove_tree(int dirfd, const char *name, uint64_t *bytes, corral_error *err);
 
+/* A snapshot (stacked on `base`) of an overlayfs upper directory open at
+ * upper_fd, under the store's lock. before_copy runs once the lock is
+ * held and the layer is ready to fill (a running sandbox is frozen
+ * there; failing aborts), after_copy as soon as the copy is over, before
+ * the layer is synced and listed, on success and failure alike. */
+struct snapshot_source {
+	int upper_fd;
+	uint32_t id_shift;     /* as struct layer_copy's */
+	int (*before_copy)(void *arg, corral_error *err);
+	void (*after_copy)(void *arg);
+	void *arg;
+};
+int store_snapshot_from_fd(corral_store *store, const struct snapshot_source *src,
+                           const char *base, const char *name, corral_error *err);
+
+/* Leases (lease.c). A running sandbox takes flock(LOCK_SH) on each of its
+ * layer directories (paths as corral_store_layers gives them); *fds are
+ * close-on-exec, released by store_lease_release. */
+int store_lease_layers(char *const *paths, size_t n, int **fds, corral_error *err);
+void store_lease_release(int *fds, size_t n);
+/* Under the store lock, before a layer is unlisted or deleted: its
+ * directory with flock(LOCK_EX|LOCK_NB) held (close to release). -1 with
+ * *busy when a sandbox runs on it (err untouched), -1 with err on an error,
+ * -2 when the directory does not exist. */
+int store_layer_claim(corral_store *store, const char *id, bool *busy, corral_error *err);
+/* Claim every layer of ids, or fail: a busy one is CORRAL_ERR_USAGE
+ * "WHAT: in use by a running sandbox (stop it first)". Missing directories
+ * give fd -2 entries. */
+int store_layers_claim(corral_store *store, char *const *ids, size_t n, const char *what,
+                       int **fds, corral_error *err);
+
+/* A size-limited volume created by root: an ext4 file system of exactly
+ * `size` bytes in volumes/NAME/fs.img (volume_fs.c), mounted through a
+ * loop device by the sandboxes that use it. */
+#define VOLUME_FS_IMAGE "fs.img"
+int store_volume_fs_create(corral_store *store, const char *name, uint64_t size,
+                           corral_error *err);
+
 /* "<store>/layers/<id>", malloc'd. */
 char *store_layer_path(const corral_store *store, const char *id);
 

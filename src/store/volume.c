@@ -27,6 +27,10 @@ static int create_locked(corral_store *store, const char *name, uint64_t size_li
 			                 name, store->path, name);
 		return error_errno(err, "volume create %s: mkdir %s/volumes/%s", name, store->path, name);
 	}
+	/* Root can give the limit a real bound; otherwise it is recorded
+	 * only, and sandboxes report it unenforced. */
+	if (size_limit && geteuid() == 0 && store_volume_fs_create(store, name, size_limit, err) < 0)
+		goto fail;
 	if (fsync(store->volumes_fd) < 0) {
 		error_errno(err, "volume create %s: sync %s/volumes", name, store->path);
 		goto fail;
@@ -41,7 +45,7 @@ static int create_locked(corral_store *store, const char *name, uint64_t size_li
 		goto fail;
 	return 0;
 fail:
-	unlinkat(store->volumes_fd, name, AT_REMOVEDIR);
+	store_remove_tree(store->volumes_fd, name, NULL, NULL);
 	return -1;
 }
 

@@ -255,12 +255,49 @@ def test_volumes_persist_and_ro(store, image):
     assert proc.stdout == "kept\n"
 
 
-def test_volume_size_limit_reported_weaker(store, image, tmp_path):
-    assert_ok(corral_raw("volume", "create", "v", "--size", "1M", "--state-dir", store))
+def _rootless():
+    return bool(as_user()) or os.geteuid() != 0
+
+
+def test_volume_size_limit(store, image, tmp_path):
+    """As root the limit is an ext4 file system of that size: writing past
+    it fails with ENOSPC inside, what fits persists. Rootless it is
+    recorded only, and the run report says so."""
+    assert_ok(corral_raw("volume", "create", "v", "--size", "8M", "--state-dir", store))
     report = tmp_path / "report.json"
-    assert_ok(sh(store, "true", "--image", image, "--volume", "v:/data", "--report", report))
+    assert_ok(sh(store, "echo kept > /data/f", "--image", image, "--volume", "v:/data",
+                 "--report", report))
     weaker = json.loads(report.read_text())["enforcement"]["weaker"]
-    assert "volume v: its size limit" in weaker
+    if _rootless():
+        assert "volume v: its size limit (8388608 bytes) is not enforced" in weaker
+        return
+    assert "volume v" not in (weaker or "")
+    proc = sh(store, "head -c 4000000 /dev/zero > /data/small && echo small; "
+                     "head -c 9000000 /dev/zero > /data/big", "--image", image,
+              "--volume", "v:/data")
+    assert proc.returncode != 0 and proc.stdout == "small\n"
+    assert "No space left on device" in proc.stderr
+    proc = assert_ok(sh(store, "cat /data/f; stat -c '%s %u' /data/small; rm /data/big",
+                        "--image", image, "--volume", "v:/data"))
+    assert proc.stdout == "kept\n4000000 1000\n"
+    # Works on the host-mirroring root too, read-only as well.
+    proc = assert_ok(run("--state-dir", store, "--volume", "v:/data:ro", "--", "cat", "/data/f"))
+    assert proc.stdout == "kept\n"
+    # One sandbox at a time mounts the file system.
+    busy = popen("--state-dir", store, "--volume", "v:/data", "--", "sh", "-c",
+                 "echo up; sleep 60", stdout=subprocess.PIPE)
+    try:
+        assert busy.stdout.readline() == b"up\n"
+        assert_one_line_error(run("--state-dir", store, "--volume", "v:/data", "--", "true"),
+                              EXIT_FAILURE, "--volume v: in use by another sandbox")
+    finally:
+        busy.kill()
+        busy.communicate(timeout=30)
+    assert_ok(run("--state-dir", store, "--volume", "v:/data", "--", "true"))
+    assert_one_line_error(
+        corral_raw("volume", "create", "w", "--size", "100K", "--state-dir", store), 2,
+        "at least 256K")
+    assert_ok(corral_raw("volume", "rm", "v", "--state-dir", store))
 
 
 def test_disk_limits_the_tmpfs_upper(store, image):
@@ -309,3 +346,36 @@ def test_print_policy_and_json(tmp_path, store):
     profile.write_text(json.dumps({"volumes": [{"name": "v"}]}))
     assert_one_line_error(run("--profile", profile, "--print-policy"), EXIT_FAILURE,
                           "volumes[0]")
+
+
+def test_layers_in_use_are_leased(tmp_path, store, image):
+    """A running sandbox keeps the layers it runs on: rm refuses them, gc
+    leaves them; once it ends (or crashes: the leases are flocks), both
+    go ahead."""
+    state = tmp_path / "state"
+    assert_ok(sh(store, "echo 1 > ~/f", "--image", image, "--state", state))
+    assert_ok(corral_raw("snapshot", "create", "--state", state, "s", "--state-dir", store))
+    on_image = popen("--state-dir", store, "--image", image, "--", "sh", "-c",
+                     "echo up; sleep 60", stdout=subprocess.PIPE)
+    on_snap = popen("--state-dir", store, "--from", "s", "--", "sh", "-c",
+                    "echo up; sleep 60", stdout=subprocess.PIPE)
+    try:
+        assert on_image.stdout.readline() == b"up\n"
+        assert on_snap.stdout.readline() == b"up\n"
+        assert_one_line_error(corral_raw("snapshot", "rm", "s", "--state-dir", store), 2,
+                              "snapshot rm s: in use by a running sandbox")
+        gc = json.loads(assert_ok(corral_raw("gc", "--json", "--state-dir", store)).stdout)
+        assert gc["layers_removed"] == 0
+        on_snap.kill()  # a crash releases its lease too
+        on_snap.communicate(timeout=30)
+        assert_ok(corral_raw("snapshot", "rm", "s", "--state-dir", store))
+        assert_one_line_error(corral_raw("image", "rm", image, "--state-dir", store), 2,
+                              f"image rm {image}: in use by a running sandbox")
+        assert_ok(sh(store, "cat /etc/motd", "--image", image))
+    finally:
+        for p in (on_image, on_snap):
+            p.kill()
+            p.communicate(timeout=30)
+    assert_ok(corral_raw("image", "rm", image, "--state-dir", store))
+    gc = json.loads(assert_ok(corral_raw("gc", "--json", "--state-dir", store)).stdout)
+    assert gc["layers_removed"] == 2

@@ -162,7 +162,7 @@ def test_errors(server):
                                   b'{"argv":["true"],"stdin":"' + b"a" * (2 << 20) + b'"}')
     assert status == 413
     status, _, data = server.call("POST", f"/v1/sandboxes/{sid}/snapshots", {})
-    assert status == 501 and error_code(data) == "not_implemented"
+    assert status == 409 and error_code(data) == "not_on_image"
 
 
 def test_ended_sandbox_is_409(server):

@@ -38,9 +38,9 @@ def test_run_files_stream(server):
         events = list(sb.stream("sh", "-c", "echo out; echo err >&2; exit 2"))
         assert [(e.kind, e.data) for e in events[:-1]] == [("stdout", "out\n"), ("stderr", "err\n")]
         assert events[-1].kind == "exit" and events[-1].result.exit_code == 2
-        with pytest.raises(client.NotImplementedByServer) as e:
+        with pytest.raises(client.Conflict) as e:
             sb.snapshot()
-        assert e.value.code == "not_implemented"
+        assert e.value.code == "not_on_image"
         sid = sb.id
     with pytest.raises(client.NotFound):
         client.Client(socket=server.sock).json("GET", f"/v1/sandboxes/{sid}")

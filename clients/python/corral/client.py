@@ -49,7 +49,7 @@ class RateLimited(CorralError):
 
 
 class NotImplementedByServer(CorralError):
-    """501: the server does not offer this yet (e.g. snapshots)."""
+    """501: the server does not offer this."""
 
 
 _BY_STATUS = {400: BadRequest, 401: Unauthorized, 404: NotFound, 409: Conflict,
@@ -322,7 +322,9 @@ class Sandbox:
 
     memory, pids, cpus, disk: limits ("512M", 64, "1.5"); allow_net: egress
     rules; env: variables; ttl: lifetime ("30m"); timeout: the default
-    per-command timeout of run() and stream(); policy: extra policy JSON.
+    per-command timeout of run() and stream(); policy: extra policy JSON;
+    image / from_snapshot: start on an image or a snapshot of the server's
+    store (then /workspace is part of what snapshot() keeps).
     """
 
     def __init__(self, memory: Optional[str] = None, timeout: Union[str, float, None] = None,
@@ -331,9 +333,14 @@ class Sandbox:
                  cpus: Optional[str] = None, disk: Optional[str] = None,
                  policy: Optional[Mapping[str, Any]] = None, socket: Optional[str] = None,
                  url: Optional[str] = None, token: Optional[str] = None,
-                 client: Optional[Client] = None) -> None:
+                 client: Optional[Client] = None, image: Optional[str] = None,
+                 from_snapshot: Optional[str] = None) -> None:
         self.client = client or Client(socket=socket, url=url, token=token)
         doc: Dict[str, Any] = dict(policy or {})
+        if image is not None:
+            doc["image"] = image
+        if from_snapshot is not None:
+            doc["from"] = from_snapshot
         limits = dict(doc.get("limits", {}))
         for name, value in (("memory", memory), ("pids", pids), ("cpus", cpus), ("disk", disk)):
             if value is not None:
@@ -432,10 +439,14 @@ class Sandbox:
     def status(self) -> Dict[str, Any]:
         return dict(self.client.json("GET", f"/v1/sandboxes/{self.id}"))
 
-    def snapshot(self, name: Optional[str] = None) -> Dict[str, Any]:
-        """Raises NotImplementedByServer while the server answers 501."""
-        return dict(self.client.json("POST", f"/v1/sandboxes/{self.id}/snapshots",
-                                     {"name": name} if name else {}))
+    def snapshot(self, name: Optional[str] = None) -> str:
+        """Freeze what the sandbox changed so far into a snapshot of the
+        server's store; returns its name (start from it with
+        Sandbox(from_snapshot=NAME)). Conflict (409) when the sandbox is
+        not on an image or snapshot, or has ended."""
+        info = self.client.json("POST", f"/v1/sandboxes/{self.id}/snapshots",
+                                {"name": name} if name else {})
+        return str(info["name"])
 
     def close(self) -> None:
         """Delete the sandbox (idempotent; a sandbox already gone is fine)."""
