@@ -200,7 +200,7 @@ const struct cg_mount *cg_find_v2(const struct cg_mount *mounts, size_t n)
 /* The v1 hierarchy carrying `controller`: prefer a mount of the hierarchy's
  * root, then the first listed. */
 const struct cg_mount *cg_find_v1(const struct cg_mount *mounts, size_t n,
-                                      const char *controller)
+                                  const char *controller)
 {
 	const struct cg_mount *best = NULL;
 	for (size_t i = 0; i < n; i++) {
