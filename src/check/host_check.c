@@ -203,7 +203,7 @@ void host_caps_probe(struct host_caps *caps)
 	caps->user_namespaces = r.stage == STAGE_OK;
 	if (!caps->user_namespaces)
 		host_describe_userns_blocker(&r, caps->is_root, caps->userns_blocker,
-		                        sizeof caps->userns_blocker);
+		                             sizeof caps->userns_blocker);
 
 	if (r.stage == STAGE_OK) {
 		caps->new_mount_api = r.open_tree_err == 0 && r.setattr_err == 0;

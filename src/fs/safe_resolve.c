@@ -32,7 +32,8 @@ bool safe_file_force_fallback;
 
 /* "VERB PATH: why", why defaulting to strerror(errnum), which callers get in
  * err->errnum either way. The path is cut so the reason always fits. */
-int safe_file_fail(corral_error *err, int errnum, const char *verb, const char *path, const char *why)
+int safe_file_fail(corral_error *err, int errnum, const char *verb, const char *path,
+                   const char *why)
 {
 	enum corral_error_kind kind = errnum == ENOMEM ? CORRAL_ERR_INTERNAL : CORRAL_ERR_USAGE;
 	if (!why)

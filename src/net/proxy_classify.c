@@ -170,7 +170,8 @@ bool proxy_conn_classify(struct net_proxy *p, struct proxy_conn *c, bool silent)
 		c->via = req.form == HTTP_FORM_ABSOLUTE ? "http-proxy" : "host";
 		/* Intercepting, the engine reads every request of the connection. */
 		if (!c->to_engine && !rewrite_request(c, &req)) {
-			proxy_conn_respond(p, c, 431, "Request Header Fields Too Large", "corral: request head too large\n");
+			proxy_conn_respond(p, c, 431, "Request Header Fields Too Large",
+			                   "corral: request head too large\n");
 			return true;
 		}
 	}

@@ -94,7 +94,8 @@ void proxy_conn_try_connect(struct net_proxy *p, struct proxy_conn *c)
 		return;
 	}
 	if (refused_private)
-		proxy_conn_deny(p, c, "the name resolves to a private, loopback or link-local address that no rule names");
+		proxy_conn_deny(p, c,
+		                "the name resolves to a private, loopback or link-local address that no rule names");
 	else
 		proxy_conn_fail_upstream(p, c, "no usable address");
 }
