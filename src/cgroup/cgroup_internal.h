@@ -1,7 +1,8 @@
 /*
- * Shared between cgroup.c (detection, dispatch), its helpers (cgroup_io.c,
- * cgroup_procs.c) and the two backends, cgroup_v1.c and cgroup_v2.c. Not
- * part of the module's interface: only the unit test looks inside.
+ * Shared between cgroup.c (detection), cgroup_dispatch.c, their helpers
+ * (cgroup_io.c, cgroup_procs.c) and the two backends, cgroup_v1.c and
+ * cgroup_v2.c. Not part of the module's interface: only the unit test looks
+ * inside.
  */
 #ifndef CORRAL_CGROUP_INTERNAL_H
 #define CORRAL_CGROUP_INTERNAL_H
