@@ -1,6 +1,6 @@
 /*
  * The proxy's HTTP engine, used with interception (--intercept, path
- * rules, secrets). The epoll loop (proxy_conn.c) classifies a connection
+ * rules, secrets). The epoll loop (proxy_classify.c) classifies a connection
  * and decides on its destination; an HTTP or TLS connection then moves
  * here, to a thread of its own, which
  *   - terminates TLS with a leaf certificate of corral's CA (tls_ca.h),

@@ -1,5 +1,5 @@
 /* Shared state of the proxy's loop (proxy.c) and its connections
- * (proxy_conn.c). */
+ * (proxy_conn.c, proxy_classify.c, proxy_dial.c). */
 #ifndef CORRAL_NET_PROXY_INTERNAL_H
 #define CORRAL_NET_PROXY_INTERNAL_H
 
