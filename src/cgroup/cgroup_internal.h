@@ -1,7 +1,8 @@
 /*
- * Shared between cgroup.c (detection, dispatch, file helpers) and the two
- * backends, cgroup_v1.c and cgroup_v2.c. Not part of the module's interface:
- * only the unit test looks inside.
+ * Shared between cgroup.c (detection), cgroup_dispatch.c, their helpers
+ * (cgroup_io.c, cgroup_procs.c) and the two backends, cgroup_v1.c and
+ * cgroup_v2.c. Not part of the module's interface: only the unit test looks
+ * inside.
  */
 #ifndef CORRAL_CGROUP_INTERNAL_H
 #define CORRAL_CGROUP_INTERNAL_H
@@ -82,7 +83,7 @@ struct cgroup_sandbox {
 	uint64_t v1_oom_events;    /* v1 notifications so far (kernels without oom_kill) */
 };
 
-/* ---- helpers (cgroup.c) ---- */
+/* ---- helpers (cgroup_io.c; read_pids to remove_tree: cgroup_procs.c) ---- */
 
 /* dir + "/" + file into out; -1 with err on truncation. */
 int cg_path(char *out, size_t size, const char *dir, const char *file, corral_error *err);

@@ -1,5 +1,5 @@
 /* Usage of a running sandbox read from another thread than its monitor's:
- * every file is opened afresh (the kept-open counters of cgroup.c belong
+ * every file is opened afresh (the kept-open counters of cgroup_io.c belong
  * to the monitor), and nothing in the handle is written. */
 #include "cgroup/cgroup.h"
 #include "cgroup/cgroup_internal.h"

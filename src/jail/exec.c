@@ -10,6 +10,9 @@
  * handle reads. At worst a subverted spawner lies about its own sandbox's
  * processes or stops answering; it cannot reach another sandbox's handles
  * or make the supervisor block past the deadline.
+ *
+ * The wire (sending, awaiting replies, decoding statuses) is in
+ * spawn_client.c.
  */
 #include "jail/jail.h"
 #include "jail/spawner.h"
@@ -30,8 +33,6 @@
 /* How long an exec request may take to be answered: the spawner replies
  * once execve has succeeded or failed, normally within a millisecond. */
 #define EXEC_REPLY_TIMEOUT_MS 10000
-/* How long a request may wait for room in the socket's buffer. */
-#define SEND_TIMEOUT_MS 1000
 /* How long the sandbox may take to be built before it is ready. */
 #define READY_TIMEOUT_MS 30000
 
@@ -43,106 +44,6 @@ struct corral_process {
 	corral_process_status status;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Receive one reply; descriptors attached to it are closed (the kernel
- * drops any that do not fit the control buffer). Returns the byte count,
- * 0 at the peer's close, -1 with errno. */
-static ssize_t receive_reply(int sock, struct spawn_reply *r, bool *truncated)
-{
-	struct iovec iov = {.iov_base = r, .iov_len = sizeof *r};
-	union {
-		char b[CMSG_SPACE(SPAWN_FDS_MAX * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-	                     .msg_controllen = sizeof ctl.b};
-	ssize_t n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < count; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-			close(fd);
-		}
-	}
-	*truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-	return n;
-}
-
-int spawn_await_reply(int sock, int alive_fd, uint64_t id, int timeout_ms,
-                      struct spawn_reply *reply)
-{
-	int64_t deadline = now_ms() + timeout_ms;
-	for (;;) {
-		int64_t left = deadline - now_ms();
-		if (left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
-		                      {.fd = alive_fd, .events = POLLIN}};
-		int ready = poll(p, alive_fd >= 0 ? 2 : 1, (int)left);
-		if (ready < 0 && errno != EINTR)
-			return -1;
-		if (ready <= 0)
-			continue;
-		if (p[0].revents & POLLIN) {
-			struct spawn_reply r;
-			bool truncated = false;
-			ssize_t n = receive_reply(sock, &r, &truncated);
-			if (n == 0) {
-				errno = ESRCH;
-				return -1;
-			}
-			if (n < 0 && errno != EINTR && errno != EAGAIN)
-				return -1;
-			if (n == (ssize_t)sizeof r && !truncated && r.id == id) {
-				*reply = r;
-				return 0;
-			}
-			/* A stale reply (its request timed out) or garbage. */
-			continue;
-		}
-		if (p[0].revents || (alive_fd >= 0 && p[1].revents)) {
-			errno = ESRCH;
-			return -1;
-		}
-	}
-}
-
-bool spawn_status_decode(const void *rec, size_t len, corral_process_status *status)
-{
-	struct spawn_status s;
-	if (len != sizeof s)
-		return false;
-	memcpy(&s, rec, sizeof s);
-	if (s.type != SPAWN_STATUS_WAIT)
-		return false;
-	int ws = s.wait_status;
-	if (WIFEXITED(ws)) {
-		*status = (corral_process_status){.state = CORRAL_PROCESS_EXITED,
-		                                  .exit_code = WEXITSTATUS(ws)};
-		return true;
-	}
-	if (WIFSIGNALED(ws) && WTERMSIG(ws) > 0 && WTERMSIG(ws) <= SIGRTMAX) {
-		*status = (corral_process_status){.state = CORRAL_PROCESS_SIGNALED,
-		                                  .signal = WTERMSIG(ws)};
-		return true;
-	}
-	return false;
-}
-
-/* init's pidfd is readable once init has exited: the sandbox is over. */
 static bool sandbox_ended(const corral_sandbox *sb)
 {
 	struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
@@ -240,53 +141,6 @@ too_big:
 	                 req->argv[0], SPAWN_STRINGS_BYTES, SPAWN_STRINGS_MAX);
 }
 
-static int send_request(int sock, const void *data, size_t len, const int *fds, int n_fds)
-{
-	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
-	union {
-		char b[CMSG_SPACE(SPAWN_FDS_MAX * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	memset(&ctl, 0, sizeof ctl);
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (n_fds > 0) {
-		msg.msg_control = ctl.b;
-		msg.msg_controllen = CMSG_SPACE((size_t)n_fds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN((size_t)n_fds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, (size_t)n_fds * sizeof(int));
-	}
-	/* The socket's buffer holds a few hundred small requests (signals
-	 * queue while the spawner waits for a child's execve); past that, wait
-	 * for room, but never longer than SEND_TIMEOUT_MS: a spawner that
-	 * stopped reading must not hold the supervisor. */
-	int64_t deadline = now_ms() + SEND_TIMEOUT_MS;
-	ssize_t n;
-	for (;;) {
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n >= 0 || (errno != EINTR && errno != EAGAIN))
-			break;
-		int64_t left = deadline - now_ms();
-		if (errno == EAGAIN) {
-			if (left <= 0)
-				break;
-			struct pollfd p = {.fd = sock, .events = POLLOUT};
-			if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
-				return -1;
-			errno = EAGAIN;
-		}
-	}
-	if (n < 0)
-		return -1;
-	if ((size_t)n != len) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return 0;
-}
-
 /* A FAILED reply as the caller's error. The errno comes from the sandbox:
  * only its value is used, and only within range. */
 static int failed_exec(const corral_exec_request *req, const struct spawn_reply *r,
@@ -368,7 +222,7 @@ int corral_sandbox_exec(corral_sandbox *sb, const corral_exec_request *req,
 	}
 	msg->id = ++sb->next_request_id;
 	proc->id = msg->id;
-	int sent = send_request(sb->spawn_sock, msg, sizeof *msg + msg->strings_len, fds, n_fds);
+	int sent = spawn_send_request(sb->spawn_sock, msg, sizeof *msg + msg->strings_len, fds, n_fds);
 	int send_errno = errno;
 	struct spawn_reply r = {0};
 	int got = -1, got_errno = 0;
@@ -446,7 +300,7 @@ int corral_process_wait(corral_process *proc, int timeout_ms, corral_process_sta
 		*status = proc->status;
 		return 0;
 	}
-	int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+	int64_t deadline = timeout_ms < 0 ? INT64_MAX : spawn_now_ms() + timeout_ms;
 	for (;;) {
 		/* A deadline already past is a look (0), never "no limit" (-1):
 		 * the clock may tick between setting the deadline and here (a
@@ -454,7 +308,7 @@ int corral_process_wait(corral_process *proc, int timeout_ms, corral_process_sta
 		 * end, however long it runs. */
 		int poll_ms = -1;
 		if (timeout_ms >= 0) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - spawn_now_ms();
 			poll_ms = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
 		}
 		struct pollfd p = {.fd = proc->status_fd, .events = POLLIN};
@@ -464,7 +318,7 @@ int corral_process_wait(corral_process *proc, int timeout_ms, corral_process_sta
 		if (ready < 0)
 			return error_errno(err, "wait for process %d", (int)proc->pid);
 		if (ready == 0) {
-			if (timeout_ms >= 0 && now_ms() >= deadline)
+			if (timeout_ms >= 0 && spawn_now_ms() >= deadline)
 				break;
 			continue;
 		}
@@ -488,7 +342,7 @@ static int request_signal(corral_process *proc, int sig)
 {
 	struct spawn_request msg = {.type = SPAWN_REQ_SIGNAL, .id = proc->id, .signal = sig};
 	pthread_mutex_lock(&proc->sb->spawn_lock);
-	int rc = send_request(proc->sb->spawn_sock, &msg, sizeof msg, NULL, 0);
+	int rc = spawn_send_request(proc->sb->spawn_sock, &msg, sizeof msg, NULL, 0);
 	pthread_mutex_unlock(&proc->sb->spawn_lock);
 	return rc;
 }

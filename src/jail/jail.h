@@ -155,6 +155,20 @@ void jail_close_fds_except(int a, int b);
  * before building it. */
 int sandbox_root(corral_sandbox *sb, corral_error *err);
 
+/* The supervisor's preparation (sandbox_context.c): fill ctx for policy and
+ * argv (memory_in_cgroup: a cgroup charges tmpfs pages to --memory); on
+ * failure ctx holds nothing. */
+int sandbox_context_prepare(struct jail_context *ctx, const corral_policy *policy,
+                            char *const argv[], bool idle, bool memory_in_cgroup,
+                            const struct egress *egress, corral_error *err);
+void sandbox_context_free(struct jail_context *ctx);
+/* The sandbox's cgroup and its sentinel (sandbox_limits.c); none when no
+ * limit needs one. sb->enforcement is filled to match. */
+int sandbox_create_cgroup(corral_sandbox *sb, corral_error *err);
+/* Add what the store options leave unenforced to sb->enforcement. */
+void sandbox_describe_store_enforcement(corral_sandbox *sb, const corral_policy *policy,
+                                        const struct image_root *image);
+
 /* The spawner (spawner.c): runs in init's child of an idle sandbox. */
 __attribute__((noreturn)) void spawner_main(struct jail_context *ctx);
 /* The supervisor's side of an idle sandbox (exec.c): wait until the

@@ -1,7 +1,8 @@
 /*
  * The supervisor side of a sandbox: prepare everything, create its cgroup,
  * clone init into its namespaces (and straight into the cgroup on v2),
- * write its id maps, and release it. Waiting is in monitor.c.
+ * write its id maps, and release it. Waiting is in monitor.c; the context
+ * is prepared in sandbox_context.c, the cgroup made in sandbox_limits.c.
  */
 #include "jail/jail.h"
 #include "jail/spawner.h"
@@ -45,96 +46,6 @@
 #define SANDBOX_NAMESPACES                                                                \
 	(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
 
-static void context_free(struct jail_context *ctx)
-{
-	mount_plan_free(&ctx->plan);
-	image_root_free(&ctx->image);
-	environment_free(&ctx->env);
-	seccomp_program_free(ctx->seccomp);
-	ctx->seccomp = NULL;
-	free(ctx->spawn_buf);
-	ctx->spawn_buf = NULL;
-}
-
-/* Root mode: writable binds are idmapped from their owner on disk to the
- * sandbox user's host ids. */
-static int attach_idmaps(struct jail_context *ctx, corral_error *err)
-{
-	uid_t to_uid = jail_ids_command_host_uid(&ctx->ids);
-	gid_t to_gid = jail_ids_command_host_gid(&ctx->ids);
-	for (size_t i = 0; i < ctx->plan.n_ops; i++) {
-		struct mount_op *op = &ctx->plan.ops[i];
-		if (op->kind != MOUNT_OP_BIND || !(op->flags & MOUNT_OP_F_IDMAP))
-			continue;
-		struct stat st;
-		if (stat(op->source, &st) < 0)
-			return error_set(err, CORRAL_ERR_USAGE, errno, "%s", op->label);
-		op->idmap_userns_fd = idmap_userns_open(st.st_uid, st.st_gid, to_uid, to_gid, err);
-		if (op->idmap_userns_fd < 0)
-			return error_prefix(err, "%s", op->label);
-	}
-	return 0;
-}
-
-/* `memory_in_cgroup`: a cgroup charges tmpfs pages to --memory. Without
- * one, the writable tmpfs mounts are also capped at the memory limit, so
- * /dev/shm and friends cannot hold more memory than --memory allows. */
-static int context_prepare(struct jail_context *ctx, const corral_policy *policy,
-                           char *const argv[], bool idle, bool memory_in_cgroup,
-                           const struct egress *egress, corral_error *err)
-{
-	memset(ctx, 0, sizeof *ctx);
-	ctx->policy = policy;
-	ctx->argv = argv;
-	ctx->idle = idle;
-	ctx->cwd = policy_effective_cwd(policy);
-	ctx->io_fds[0] = ctx->io_fds[1] = ctx->io_fds[2] = -1;
-	ctx->sync_read_fd = -1;
-	ctx->status_write_fd = -1;
-	ctx->listener_sock = -1;
-	ctx->root_sock = -1;
-	ctx->net_sock = -1;
-	ctx->spawn_sock = -1;
-	if (!idle && (!argv || !argv[0] || !argv[0][0]))
-		return error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
-	if (jail_ids_init(&ctx->ids, policy, err) < 0)
-		return -1;
-	uint64_t tmpfs_bytes = policy->limits.disk_bytes;
-	if (!memory_in_cgroup && policy->limits.memory_bytes < tmpfs_bytes)
-		tmpfs_bytes = policy->limits.memory_bytes;
-	if (image_root_resolve(&ctx->image, policy, err) < 0)
-		return -1;
-	if (mount_plan_build(&ctx->plan, policy, &ctx->ids, tmpfs_bytes, &ctx->image, err) < 0)
-		goto fail;
-	if (egress->intercept &&
-	    mount_plan_add_ca(&ctx->plan, egress->ca_bundle, egress->ca_pem, EGRESS_CA_PATH, err) < 0)
-		goto fail;
-	if (environment_build(&ctx->env, policy, egress->env, egress->n_env, err) < 0)
-		goto fail;
-	struct seccomp_options opts = {.notify_denials = true};
-	if (seccomp_program_build(&opts, &ctx->seccomp, err) < 0)
-		goto fail;
-	if (idle) {
-		ctx->spawn_buf = malloc(sizeof *ctx->spawn_buf);
-		if (!ctx->spawn_buf) {
-			error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "the spawner's buffers");
-			goto fail;
-		}
-	}
-	if (ctx->ids.root_mode) {
-		if (attach_idmaps(ctx, err) < 0)
-			goto fail;
-		/* Real root opens the sources, so host directory permissions
-		 * never block a bind the caller asked for. */
-		if (mount_plan_open_trees(&ctx->plan, err) < 0)
-			goto fail;
-	}
-	return 0;
-fail:
-	context_free(ctx);
-	return -1;
-}
-
 /* clone3 places init straight into its cgroup; where clone3 is filtered
  * (container runtimes' seccomp profiles answer ENOSYS) plain clone does,
  * and *placed tells the caller to attach init to the cgroup itself. */
@@ -163,94 +74,6 @@ static pid_t clone_init(int *pidfd, int cgroup_fd, bool *placed, corral_error *e
 		error_set(err, CORRAL_ERR_HOST, 0, "create namespaces: %s: %s", strerror(e), why);
 	}
 	return pid;
-}
-
-static void describe_enforcement(corral_sandbox *sb, const char *why_not)
-{
-	const struct policy_limits *l = &sb->limits;
-	const char *cg = cgroup_backend_name(cgroup_sandbox_backend(sb->cgroup));
-	bool have_cg = cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE;
-	corral_enforcement *e = &sb->enforcement;
-#define LIMIT_BY(field, value, how) e->field = (value) == LIMIT_UNLIMITED ? "none" : (how)
-	LIMIT_BY(memory, l->memory_bytes, have_cg ? cg : "rlimit");
-	LIMIT_BY(pids, l->pids, have_cg ? cg : "rlimit");
-	LIMIT_BY(cpus, l->cpu_milli, have_cg ? cg : "none");
-	LIMIT_BY(timeout, l->timeout_ms, "supervisor");
-	LIMIT_BY(cpu_time, l->cpu_time_ms, have_cg ? cg : "rlimit");
-	LIMIT_BY(output, l->output_bytes, "supervisor");
-	LIMIT_BY(disk, l->disk_bytes, "tmpfs");
-	LIMIT_BY(open_files, l->open_files, "rlimit");
-	LIMIT_BY(file_size, l->file_size, "rlimit");
-#undef LIMIT_BY
-	e->weaker[0] = '\0';
-	if (!have_cg) {
-		string_set(e->weaker, sizeof e->weaker,
-		         "%s: memory is limited per process (RLIMIT_DATA) and writable tmpfs mounts "
-		         "to --memory, but shared memory (memfd, MAP_SHARED, SysV segments) is not "
-		         "limited; pids per uid (RLIMIT_NPROC); CPU time per process (RLIMIT_CPU); "
-		         "--cpus is not enforced",
-		         why_not ? why_not : "no usable cgroups");
-	}
-}
-
-static int create_cgroup(corral_sandbox *sb, corral_error *err)
-{
-	static atomic_uint sequence;
-	/* The random part keeps a reused pid from ever naming a live sandbox. */
-	uint32_t nonce = 0;
-	if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != (ssize_t)sizeof nonce)
-		nonce = (uint32_t)time(NULL);
-	char name[64];
-	snprintf(name, sizeof name, "sandbox-%d-%u-%08x", (int)getpid(),
-	         atomic_fetch_add(&sequence, 1), nonce);
-	struct cgroup_limits cl = {
-		.memory_bytes = sb->limits.memory_bytes == LIMIT_UNLIMITED ? CGROUP_UNLIMITED
-		                                                            : sb->limits.memory_bytes,
-		.pids = sb->limits.pids == LIMIT_UNLIMITED ? CGROUP_UNLIMITED : sb->limits.pids,
-		.cpu_millis = sb->limits.cpu_milli == LIMIT_UNLIMITED ? CGROUP_UNLIMITED
-		                                                       : sb->limits.cpu_milli,
-	};
-	/* Nothing for a cgroup to hold: skip its cost (accounting then comes
-	 * from rusage). */
-	bool needed = cl.memory_bytes != CGROUP_UNLIMITED || cl.pids != CGROUP_UNLIMITED ||
-	              cl.cpu_millis != CGROUP_UNLIMITED || sb->limits.cpu_time_ms != LIMIT_UNLIMITED;
-	if (!needed) {
-		describe_enforcement(sb, NULL);
-		sb->enforcement.weaker[0] = '\0';
-		return 0;
-	}
-	if (cgroup_sandbox_create(name, &cl, &sb->cgroup, err) < 0)
-		return -1;
-	describe_enforcement(sb, cgroup_sandbox_why_not(sb->cgroup));
-	if (cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE &&
-	    sentinel_start(&sb->sentinel, sb->cgroup, err) < 0)
-		return -1;
-	return 0;
-}
-
-/* What the store options leave unenforced, after the cgroup's story. */
-static void describe_store_enforcement(corral_sandbox *sb, const corral_policy *policy,
-                                       const struct image_root *image)
-{
-	corral_enforcement *e = &sb->enforcement;
-	char *w = e->weaker;
-	size_t size = sizeof e->weaker;
-	size_t len = strlen(w);
-	if (image->state && sb->limits.disk_bytes != LIMIT_UNLIMITED && len + 2 < size) {
-		/* A persistent upper is a directory of the host's file system,
-		 * which has no per-directory limit corral could set everywhere. */
-		snprintf(w + len, size - len, "%s--disk does not limit the persistent upper layer in %s",
-		         len ? "; " : "", image->state);
-		len = strlen(w);
-	}
-	for (size_t i = 0; i < image->n_volumes && len + 2 < size; i++) {
-		if (image->volume_limits[i] == 0 || image->volume_images[i])
-			continue;
-		snprintf(w + len, size - len, "%svolume %s: its size limit (%llu bytes) is not enforced",
-		         len ? "; " : "", policy->volumes[i].name,
-		         (unsigned long long)image->volume_limits[i]);
-		len = strlen(w);
-	}
 }
 
 /* What corral_sandbox_snapshot needs of a sandbox on an image: its base,
@@ -342,18 +165,18 @@ static int sandbox_start(const corral_policy *policy, char *const argv[], bool i
 		error_set(err, CORRAL_ERR_USAGE, 0, "no command given");
 		goto cleanup;
 	}
-	if (create_cgroup(sb, err) < 0)
+	if (sandbox_create_cgroup(sb, err) < 0)
 		goto cleanup;
 	/* The caller reads an idle sandbox's processes' output itself. */
 	if (idle)
 		sb->enforcement.output = "none";
 	if (egress_prepare(&sb->egress, policy, err) < 0)
 		goto cleanup;
-	if (context_prepare(&ctx, policy, argv, idle,
-	                    cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE, &sb->egress,
-	                    err) < 0)
+	if (sandbox_context_prepare(&ctx, policy, argv, idle,
+	                            cgroup_sandbox_backend(sb->cgroup) != CGROUP_BACKEND_NONE,
+	                            &sb->egress, err) < 0)
 		goto cleanup;
-	describe_store_enforcement(sb, policy, &ctx.image);
+	sandbox_describe_store_enforcement(sb, policy, &ctx.image);
 	/* The state dir stays locked for the sandbox's life, not the setup's. */
 	sb->state_lock_fd = steal_fd(&ctx.image.state_lock_fd);
 	if (keep_upper(sb, &ctx, err) < 0)
@@ -465,7 +288,7 @@ cleanup:
 	if (pidfd >= 0)
 		close(pidfd);
 	corral_sandbox_free(sb);
-	context_free(&ctx);
+	sandbox_context_free(&ctx);
 	return rc;
 }
 

@@ -115,4 +115,10 @@ int spawn_await_reply(int sock, int alive_fd, uint64_t id, int timeout_ms,
  * `len` bytes at `rec` are not a valid record. */
 bool spawn_status_decode(const void *rec, size_t len, corral_process_status *status);
 
+/* Supervisor side: send a request with up to n_fds descriptors, waiting a
+ * bounded time for room in the socket's buffer. 0, or -1 with errno. */
+int spawn_send_request(int sock, const void *data, size_t len, const int *fds, int n_fds);
+/* CLOCK_MONOTONIC in milliseconds, for the deadlines above. */
+int64_t spawn_now_ms(void);
+
 #endif

@@ -1,8 +1,8 @@
 /*
  * The proxy's HTTP engine, used with interception (--intercept, path
- * rules, secrets). The epoll loop (proxy_conn.c) classifies a connection
- * and decides on its destination; an HTTP or TLS connection then moves
- * here, to a thread of its own, which
+ * rules, secrets). The epoll loop classifies a connection (proxy_classify.c)
+ * and decides on its destination (proxy_dial.c); an HTTP or TLS connection
+ * then moves here, to a thread of its own, which
  *   - terminates TLS with a leaf certificate of corral's CA (tls_ca.h),
  *   - reads each request of the connection (keep-alive), decides it by the
  *     rules (path rules included), refuses it with a 403 that says why,

@@ -1,5 +1,5 @@
 /* Shared by the HTTP engine's connection handling (http_engine.c) and its
- * request/response exchanges (http_exchange.c). */
+ * request/response exchanges (http_exchange.c, http_body.c). */
 #ifndef CORRAL_NET_HTTP_ENGINE_INTERNAL_H
 #define CORRAL_NET_HTTP_ENGINE_INTERNAL_H
 

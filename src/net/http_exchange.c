@@ -1,6 +1,7 @@
 /* One request and its response, inside the HTTP engine: decide, replace
- * or refuse secret placeholders, forward, relay the response framed. */
-#include "net/http_engine_internal.h"
+ * or refuse secret placeholders, forward, relay the response framed (the
+ * moving of bodies and the response is in http_body.c). */
+#include "net/http_exchange_internal.h"
 
 #include "net/egress.h"
 #include "net/http_chunked.h"
@@ -17,42 +18,6 @@
 
 #define SECRETS_MAX SECRET_SPECS_MAX
 
-struct growbuf {
-	unsigned char *data;
-	size_t len, cap;
-	bool failed;
-};
-
-static void gb_put(struct growbuf *b, const void *p, size_t n)
-{
-	if (b->failed || n == 0)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n)
-			cap *= 2;
-		unsigned char *grown = realloc(b->data, cap);
-		if (!grown) {
-			b->failed = true;
-			return;
-		}
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-}
-
-static void gb_str(struct growbuf *b, const char *s)
-{
-	gb_put(b, s, strlen(s));
-}
-
-static bool named(const struct http_header *h, const char *name)
-{
-	return h->name_len == strlen(name) && strncasecmp(h->name, name, h->name_len) == 0;
-}
-
 static bool value_has(const struct http_header *h, const char *token)
 {
 	size_t n = strlen(token);
@@ -67,7 +32,7 @@ static bool textual(const struct http_request *req)
 {
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		if (!named(h, "content-type"))
+		if (!exchange_named(h, "content-type"))
 			continue;
 		static const char *const kinds[] = {"text/",    "json",    "xml",  "x-www-form-urlencoded",
 		                                    "javascript", "graphql", "yaml", NULL};
@@ -164,19 +129,19 @@ static void build_head(struct http_engine *e, const char *scheme, const char *ho
 	bool v6 = strchr(host, ':') != NULL;
 	bool default_port = (strcmp(scheme, "https") == 0 && port == 443) ||
 	                    (strcmp(scheme, "http") == 0 && port == 80);
-	gb_str(head, req->method);
-	gb_str(head, " ");
-	gb_str(head, req->path[0] ? req->path : "/");
-	gb_str(head, " HTTP/1.1\r\nHost: ");
-	gb_str(head, v6 ? "[" : "");
-	gb_str(head, host);
-	gb_str(head, v6 ? "]" : "");
+	exchange_gb_str(head, req->method);
+	exchange_gb_str(head, " ");
+	exchange_gb_str(head, req->path[0] ? req->path : "/");
+	exchange_gb_str(head, " HTTP/1.1\r\nHost: ");
+	exchange_gb_str(head, v6 ? "[" : "");
+	exchange_gb_str(head, host);
+	exchange_gb_str(head, v6 ? "]" : "");
 	if (!default_port) {
 		char line[16];
 		snprintf(line, sizeof line, ":%u", port);
-		gb_str(head, line);
+		exchange_gb_str(head, line);
 	}
-	gb_str(head, "\r\n");
+	exchange_gb_str(head, "\r\n");
 	bool upgrade = false;
 	for (size_t i = 0; i < req->n_headers; i++) {
 		const struct http_header *h = &req->headers[i];
@@ -185,55 +150,21 @@ static void build_head(struct http_engine *e, const char *scheme, const char *ho
 		                                  "expect",     NULL};
 		bool skip = false;
 		for (const char *const *k = hop; *k && !skip; k++)
-			skip = named(h, *k);
-		if (named(h, "upgrade"))
+			skip = exchange_named(h, *k);
+		if (exchange_named(h, "upgrade"))
 			upgrade = true;
-		if (reframe && (named(h, "content-length") || named(h, "transfer-encoding")))
+		if (reframe && (exchange_named(h, "content-length") || exchange_named(h, "transfer-encoding")))
 			skip = true;
 		if (skip)
 			continue;
-		gb_put(head, h->name, h->name_len);
-		gb_str(head, ": ");
-		gb_put(head, h->value, h->value_len);
-		gb_str(head, "\r\n");
+		exchange_gb_put(head, h->name, h->name_len);
+		exchange_gb_str(head, ": ");
+		exchange_gb_put(head, h->value, h->value_len);
+		exchange_gb_str(head, "\r\n");
 	}
 	if (upgrade)
-		gb_str(head, "Connection: upgrade\r\n");
+		exchange_gb_str(head, "Connection: upgrade\r\n");
 	/* The blank line is the caller's: a re-framed body's length comes first. */
-}
-
-struct body_reader {
-	struct growbuf *into;       /* collect the decoded body, or NULL */
-	/* Streaming upstream past placeholders that may not go there: the
-	 * scanner passes on only bytes it has seen every placeholder around,
-	 * so none leaves even in part; a chunked body is chunked anew. */
-	struct secret_stream *scan;
-	struct http_stream *out;
-	bool rechunk;
-	bool failed;
-	int found;                  /* such a placeholder, or -1 */
-};
-
-static void emit_upstream(void *ctx, const void *p, size_t n)
-{
-	struct body_reader *r = ctx;
-	if (r->failed || n == 0)
-		return;
-	char head[HTTP_CHUNKED_HEADER_MAX];
-	size_t head_len = r->rechunk ? http_chunked_header(head, sizeof head, n) : 0;
-	if (http_stream_write(r->out, head, head_len) < 0 || http_stream_write(r->out, p, n) < 0 ||
-	    (r->rechunk && http_stream_write(r->out, "\r\n", 2) < 0))
-		r->failed = true;
-}
-
-static void on_data(void *ctx, const unsigned char *p, size_t n)
-{
-	struct body_reader *r = ctx;
-	if (r->into)
-		gb_put(r->into, p, n);
-	if (r->scan && r->found < 0 &&
-	    secret_stream_feed(r->scan, p, n, r->out ? emit_upstream : NULL, r) == -2)
-		r->found = r->scan->blocked;
 }
 
 /* The first placeholder in buf that may not go where it is going, or -1. */
@@ -246,146 +177,6 @@ static int first_blocked(const struct secrets_view *v, const void *buf, size_t l
 	    secret_stream_finish(&scan, NULL, NULL) == -2)
 		return scan.blocked;
 	return -1;
-}
-
-/* Move a request body from the client: into r->into, or upstream as it
- * comes (bytes counted in *moved). False on a broken body or connection;
- * r->found set when a placeholder stopped it. */
-static bool move_body(struct http_engine *e, struct body_reader *r, bool to_upstream,
-                      uint64_t *moved, const char **why)
-{
-	const struct http_request *req = &e->req;
-	struct http_chunked t;
-	http_chunked_init(&t);
-	uint64_t left = req->has_content_length ? req->content_length : 0;
-	bool chunked = req->chunked;
-	while (chunked ? !t.done : left > 0) {
-		if (e->client.len == 0 && http_stream_fill(&e->client) <= 0) {
-			*why = "the request body ended early";
-			return false;
-		}
-		size_t take;
-		if (chunked) {
-			ssize_t n = http_chunked_feed(&t, e->client.buf, e->client.len, on_data, r);
-			if (n < 0) {
-				*why = t.error;
-				return false;
-			}
-			take = (size_t)n;
-		} else {
-			take = e->client.len < left ? e->client.len : (size_t)left;
-			on_data(r, e->client.buf, take);
-			left -= take;
-		}
-		if (r->found >= 0)
-			return false;
-		if (r->into && (r->into->failed || r->into->len > ENGINE_BUFFER_MAX)) {
-			*why = "the body is too large to look for placeholders in";
-			return false;
-		}
-		if (r->failed || (to_upstream && !r->scan &&
-		                  http_stream_write(&e->upstream, e->client.buf, take) < 0)) {
-			*why = e->upstream.error;
-			return false;
-		}
-		*moved += take;
-		http_stream_consume(&e->client, take);
-	}
-	if (r->scan && secret_stream_finish(r->scan, r->out ? emit_upstream : NULL, r) == -2) {
-		r->found = r->scan->blocked;
-		return false;
-	}
-	if (r->rechunk && !r->failed && http_stream_write(r->out, "0\r\n\r\n", 5) < 0)
-		r->failed = true;
-	if (r->failed)
-		*why = e->upstream.error;
-	return !r->failed;
-}
-
-/* Relay the response to the request just sent; false: close after it. */
-static bool relay_response(struct http_engine *e, struct proxy_record *rec, bool request_head,
-                           bool client_keeps, bool *sent)
-{
-	struct http_response *resp = &e->resp;
-	for (;;) {
-		enum http_parse_result r = http_response_parse((const char *)e->upstream.buf, e->upstream.len, resp);
-		if (r == HTTP_PARSE_NEED_MORE && e->upstream.len < HTTP_HEAD_MAX &&
-		    http_stream_fill(&e->upstream) > 0)
-			continue;
-		if (r != HTTP_PARSE_OK)
-			return false;
-		if (resp->status >= 100 && resp->status < 200 && resp->status != 101) {
-			/* 100 Continue and friends go through as they are. */
-			if (http_stream_write(&e->client, e->upstream.buf, resp->head_len) < 0)
-				return false;
-			http_stream_consume(&e->upstream, resp->head_len);
-			continue;
-		}
-		break;
-	}
-	*sent = true;
-	rec->status = resp->status;
-	bool body = http_response_has_body(resp->status, request_head);
-	bool closing = !client_keeps || resp->connection_close || (body && resp->close_delimited);
-	bool upgrade = resp->status == 101;
-	struct growbuf head = {0};
-	const char *eol = memchr(e->upstream.buf, '\n', resp->head_len);
-	gb_put(&head, e->upstream.buf, eol ? (size_t)(eol - (const char *)e->upstream.buf) + 1 : 0);
-	for (size_t i = 0; i < resp->n_headers; i++) {
-		const struct http_header *h = &resp->headers[i];
-		if (!upgrade && (named(h, "connection") || named(h, "keep-alive") ||
-		                 named(h, "proxy-connection")))
-			continue;
-		gb_put(&head, h->name, h->name_len);
-		gb_str(&head, ": ");
-		gb_put(&head, h->value, h->value_len);
-		gb_str(&head, "\r\n");
-	}
-	if (closing && !upgrade)
-		gb_str(&head, "Connection: close\r\n");
-	gb_str(&head, "\r\n");
-	bool ok = !head.failed && http_stream_write(&e->client, head.data, head.len) == 0;
-	rec->bytes_down += head.len;
-	free(head.data);
-	http_stream_consume(&e->upstream, resp->head_len);
-	if (!ok)
-		return false;
-	if (upgrade) {
-		engine_relay_raw(e, rec);
-		return false;
-	}
-	if (!body)
-		return !closing;
-	struct http_chunked t;
-	http_chunked_init(&t);
-	uint64_t left = resp->has_content_length ? resp->content_length : UINT64_MAX;
-	for (;;) {
-		if (resp->chunked ? t.done : left == 0)
-			break;
-		if (e->upstream.len == 0) {
-			ssize_t n = http_stream_fill(&e->upstream);
-			if (n == 0 && resp->close_delimited)
-				return false;
-			if (n <= 0)
-				return false;
-		}
-		size_t take;
-		if (resp->chunked) {
-			ssize_t n = http_chunked_feed(&t, e->upstream.buf, e->upstream.len, NULL, NULL);
-			if (n < 0)
-				return false;
-			take = (size_t)n;
-		} else {
-			take = e->upstream.len < left ? e->upstream.len : (size_t)left;
-			if (left != UINT64_MAX)
-				left -= take;
-		}
-		if (http_stream_write(&e->client, e->upstream.buf, take) < 0)
-			return false;
-		rec->bytes_down += take;
-		http_stream_consume(&e->upstream, take);
-	}
-	return !closing;
 }
 
 static void refuse_unreachable(struct http_engine *e, struct proxy_record *rec, bool denied,
@@ -435,7 +226,7 @@ static bool forward(struct http_engine *e, struct proxy_record *rec, struct secr
 		                        .rechunk = watch && e->req.chunked, .found = -1};
 		const char *broken = NULL;
 		uint64_t moved = 0;
-		bool ok = move_body(e, &r, true, &moved, &broken);
+		bool ok = exchange_move_body(e, &r, true, &moved, &broken);
 		rec->bytes_up += moved;
 		if (!ok) {
 			/* The server holds part of a request: that connection is spent. */
@@ -448,7 +239,7 @@ static bool forward(struct http_engine *e, struct proxy_record *rec, struct secr
 		}
 	}
 	bool sent = false;
-	bool keep = relay_response(e, rec, request_head, client_keeps, &sent);
+	bool keep = exchange_relay_response(e, rec, request_head, client_keeps, &sent);
 	if (!sent) {
 		char msg[400];
 		snprintf(msg, sizeof msg, "corral: %s:%u sent no valid response: %s.\n", rec->host,
@@ -507,7 +298,7 @@ bool engine_exchange(struct http_engine *e)
 	bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
 	bool expect = false;
 	for (size_t i = 0; i < req->n_headers; i++)
-		expect = expect || (named(&req->headers[i], "expect") &&
+		expect = expect || (exchange_named(&req->headers[i], "expect") &&
 		                    value_has(&req->headers[i], "100-continue"));
 	/* With secrets, bodies are read whole before anything goes upstream:
 	 * text to replace placeholders in, the rest to refuse one that may not
@@ -563,7 +354,7 @@ bool engine_exchange(struct http_engine *e)
 		struct body_reader r = {.into = &body, .scan = NULL, .found = -1};
 		const char *why = NULL;
 		uint64_t moved = 0;
-		if (!move_body(e, &r, false, &moved, &why)) {
+		if (!exchange_move_body(e, &r, false, &moved, &why)) {
 			bool big = body.failed || body.len > ENGINE_BUFFER_MAX;
 			char msg[300];
 			snprintf(msg, sizeof msg, "corral: %s\n", why ? why : "bad request body");

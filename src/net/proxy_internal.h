@@ -1,5 +1,5 @@
 /* Shared state of the proxy's loop (proxy.c) and its connections
- * (proxy_conn.c). */
+ * (proxy_conn.c, proxy_classify.c, proxy_dial.c). */
 #ifndef CORRAL_NET_PROXY_INTERNAL_H
 #define CORRAL_NET_PROXY_INTERNAL_H
 
@@ -154,7 +154,7 @@ void proxy_log(struct net_proxy *p, const struct proxy_conn *c, const char *deci
                const char *reason);
 void proxy_log_dns_denial(struct net_proxy *p, const char *name);
 
-/* proxy_conn.c */
+/* proxy_conn.c (proxy_conn_rule_answered, proxy_conn_resolved: proxy_dial.c) */
 void proxy_conn_accepted(struct net_proxy *p, int fd);
 void proxy_conn_event(struct net_proxy *p, struct proxy_tag *tag, uint32_t events);
 void proxy_conn_resolved(struct net_proxy *p);
@@ -168,5 +168,21 @@ int proxy_conn_expire(struct net_proxy *p);
 void proxy_conn_recheck(struct net_proxy *p);
 /* A rule command run finished: reap it and resume its connections. */
 void proxy_conn_rule_answered(struct net_proxy *p, struct rule_cmd_run *run);
+
+/* Shared by proxy_conn.c, proxy_classify.c and proxy_dial.c only. */
+void proxy_conn_set_interest(struct net_proxy *p, struct proxy_conn *c);
+void proxy_conn_respond(struct net_proxy *p, struct proxy_conn *c, int status, const char *reason,
+                        const char *body);
+void proxy_conn_deny(struct net_proxy *p, struct proxy_conn *c, const char *why);
+void proxy_conn_fail_upstream(struct net_proxy *p, struct proxy_conn *c, const char *why);
+
+/* proxy_dial.c */
+void proxy_conn_try_connect(struct net_proxy *p, struct proxy_conn *c);
+void proxy_conn_decide(struct net_proxy *p, struct proxy_conn *c);
+void proxy_conn_dialled_host(struct net_proxy *p, struct proxy_conn *c);
+
+/* proxy_classify.c */
+bool proxy_conn_looks_like_http(const struct proxy_buf *b);
+bool proxy_conn_classify(struct net_proxy *p, struct proxy_conn *c, bool silent);
 
 #endif
