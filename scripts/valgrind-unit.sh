@@ -29,15 +29,15 @@ fi
 ninja -C "$builddir" >/dev/null
 
 declare -A skip=(
+  [test_exec]="valgrind 3.19 cannot run clone(CLONE_VM) outside a thread library, which every sandbox start makes (the sentinel shares the supervisor's memory: 'Unsupported clone() flags 0x111'); it kills the test at its first sandbox, which then leaves that sandbox's cgroup behind. Covered by the ASan/UBSan run"
+  [test_usage]="valgrind 3.19 cannot run clone(CLONE_VM) outside a thread library, which every sandbox start makes (the sentinel shares the supervisor's memory: 'Unsupported clone() flags 0x111'); it kills the test at its first sandbox, which then leaves that sandbox's cgroup behind. Covered by the ASan/UBSan run"
+  [test_sandbox_snapshot]="valgrind 3.19 cannot run clone(CLONE_VM) outside a thread library, which every sandbox start makes (the sentinel shares the supervisor's memory: 'Unsupported clone() flags 0x111'); it kills the test at its first sandbox, which then leaves that sandbox's cgroup behind. Covered by the ASan/UBSan run"
   [test_seccomp]="valgrind 3.19 does not implement seccomp(2) (syscall 317), so libseccomp cannot load or probe a filter; and a filter installed in the process would also apply to valgrind's own system calls"
   [test_landlock]="valgrind 3.19 does not implement landlock_create_ruleset/add_rule/restrict_self (444-446): the test would only skip itself"
 )
 declare -A errors_only=(
   [test_host_check]="valgrind 3.19 answers ENOSYS to open_tree and fsopen (428, 430), so the probes under test report the new mount API and idmapped mounts missing"
   [test_cgroup]="valgrind 3.19 answers ENOSYS to clone3 (435), which the CLONE_INTO_CGROUP case requires (test_cgroup.c: CHECK(child > 0))"
-  [test_exec]="valgrind 3.19 answers ENOSYS to open_tree (428), so no sandbox can be built: only the hostile-spawner cases (spawn_await_reply, spawn_status_decode) run for real"
-  [test_usage]="valgrind 3.19 cannot run clone(CLONE_VM) outside a thread library (the sentinel shares the supervisor's memory: 'Unsupported clone() flags 0x111'), so no sandbox starts"
-  [test_sandbox_snapshot]="valgrind 3.19 cannot run clone(CLONE_VM) outside a thread library (the sentinel shares the supervisor's memory: 'Unsupported clone() flags 0x111'), so no sandbox starts"
 )
 
 tmp=$(mktemp -d /tmp/corral-valgrind.XXXXXX)
