@@ -10,6 +10,7 @@ packages=(
   # tests and the workloads they run inside the sandbox
   python3 python3-pytest python3-numpy python3-pandas python3-matplotlib
   nodejs make git sqlite3 util-linux iproute2 procps libcap2-bin curl openssl
+  e2fsprogs  # mkfs.ext4: size-limited volumes
   # security verification: fuzzers (clang's libFuzzer), static analysis, valgrind
   clang libclang-rt-14-dev cppcheck clang-tidy valgrind
   # benchmarks
