@@ -20,16 +20,20 @@
 
 static int run_mkfs(const char *path, corral_error *err)
 {
-	char *argv[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=0:0,nodiscard",
-	                (char *)path, NULL};
 	posix_spawn_file_actions_t fa;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		return error_set(err, CORRAL_ERR_INTERNAL, ENOMEM, "mkfs.ext4");
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
-	int rc = posix_spawnp(&pid, "mkfs.ext4", &fa, NULL, argv, environ);
+	int rc = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	if (rc == 0) {
+		char *argv[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=0:0,nodiscard",
+		                (char *)path, NULL};
+		rc = posix_spawnp(&pid, "mkfs.ext4", &fa, NULL, argv, environ);
+	}
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
 		return error_set(err, rc == ENOENT ? CORRAL_ERR_HOST : CORRAL_ERR_SETUP, rc,
