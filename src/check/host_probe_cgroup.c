@@ -19,8 +19,6 @@
 #define CGROUP_SUPER_MAGIC 0x27e0eb
 #endif
 
-/* snprintf for messages that may be cut at the buffer's end (a report line,
- * a blocker): truncation is accepted there, not a bug. */
 /* Append ", item" (or "item" when empty) to a comma-separated list. */
 static void list_append(char *list, size_t size, const char *item)
 {
